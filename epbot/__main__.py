@@ -1,0 +1,5 @@
+"""``python -m epbot``."""
+
+from epbot.cli import main
+
+raise SystemExit(main())

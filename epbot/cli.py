@@ -1,0 +1,69 @@
+"""The ``epbot`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from epbot.config import ConfigError, Settings, load_settings
+
+Command = Callable[[argparse.Namespace, Settings, TextIO], int]
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.adapters.db.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    out.write(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}\n")
+    return 0
+
+
+def _serve(_args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.wiring import serve
+
+    return serve(settings, out=out)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="epbot", description="Emergency-plan bot for Slack (应急预案机器人)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve", help="run the bot (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)"
+    )
+    serve.set_defaults(run=_serve)
+
+    db = sub.add_parser("db", help="database tasks").add_subparsers(
+        dest="db_command", required=True
+    )
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(run=_db_upgrade)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        run: Command = args.run
+        return run(args, settings, out)
+    except ConfigError as exc:
+        sys.stderr.write(f"epbot: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

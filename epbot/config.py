@@ -1,0 +1,137 @@
+"""Settings: every setting has an environment variable and a default (``.env`` supported).
+
+The variable names are a public contract, documented in the README.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names each bad variable."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default=DEFAULT_SLACK_API_URL, validation_alias=_env("SLACK_API_URL")
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./epbot.db", validation_alias=_env("EPBOT_DATABASE_URL")
+    )
+    playbooks_dir: Path = Field(
+        default=Path("./playbooks"), validation_alias=_env("EPBOT_PLAYBOOKS_DIR")
+    )
+    matrix: Path = Field(
+        default=Path("./playbooks/matrix.yaml"), validation_alias=_env("EPBOT_MATRIX")
+    )
+    locale: Literal["zh-CN", "en"] = Field(default="zh-CN", validation_alias=_env("EPBOT_LOCALE"))
+    timezone: str = Field(default="Asia/Shanghai", validation_alias=_env("EPBOT_TIMEZONE"))
+    host: str = Field(default="127.0.0.1", validation_alias=_env("EPBOT_HOST"))
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias=_env("EPBOT_PORT"))
+    incidents_channel: str | None = Field(
+        default=None, validation_alias=_env("EPBOT_INCIDENTS_CHANNEL")
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=_env("EPBOT_LOG_FORMAT")
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(epbot talks to its database asynchronously)"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+_FIELD_TO_ENV = {
+    name: (
+        str(field.validation_alias.choices[0])
+        if isinstance(field.validation_alias, AliasChoices)
+        else name.upper()
+    )
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; raise ConfigError naming bad variables."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            env = _FIELD_TO_ENV.get(field, field)
+            value = err.get("input")
+            shown = "" if "TOKEN" in env or "SECRET" in env else f" (got {value!r})"
+            lines.append(f"{env}: {err['msg']}{shown}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def require_slack(settings: Settings) -> None:
+    """Refuse to talk to Slack without credentials, with the variables to set."""
+    missing = [
+        env
+        for env, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+        )
+        if value is None or not value.get_secret_value()
+    ]
+    if missing:
+        raise ConfigError(
+            "set " + " and ".join(missing) + " (from your Slack app's settings) to connect to "
+            "Slack (see the README's configuration table)"
+        )
