@@ -1,0 +1,14 @@
+"""Handlers for the Web API methods the fake implements, by method name."""
+
+from epbot.fakeslack.handlers import chat, conversations, misc, users, views
+from epbot.fakeslack.handlers.common import Ctx, Handler
+
+HANDLERS: dict[str, Handler] = {
+    **chat.HANDLERS,
+    **conversations.HANDLERS,
+    **misc.HANDLERS,
+    **users.HANDLERS,
+    **views.HANDLERS,
+}
+
+__all__ = ["HANDLERS", "Ctx", "Handler"]
