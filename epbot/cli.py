@@ -26,6 +26,16 @@ def _serve(_args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return serve(settings, out=out)
 
 
+def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    import asyncio
+
+    from epbot.services.audit import verify_incident
+
+    code, message = asyncio.run(verify_incident(settings.database_url, args.incident))
+    out.write(message + "\n")
+    return code
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -50,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(run=_db_upgrade)
 
+    audit = sub.add_parser("audit", help="audit timeline tasks")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check an incident's hash-chained timeline")
+    verify.add_argument("incident", help="incident id or number (2026-0007, DRILL-2026-0001)")
+    verify.set_defaults(run=_audit_verify)
     return parser
 
 

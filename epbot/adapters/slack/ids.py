@@ -1,0 +1,35 @@
+"""Slack ``action_id``s and ``callback_id``s: a public, stable contract (docs/slack.md).
+
+A button's ``value`` carries what it acts on, as ``<incident id>:<target>`` where target
+is a page key (``security-officer#2``), a step id or an approval key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    INCIDENT_ACK = "incident.ack"  # value: "<incident>:<page key>"
+    STEP_DONE = "step.done"  # value: "<incident>:<step id>"
+    STEP_CHECKIN = "step.checkin"  # value: "<incident>:<step id>"
+    APPROVAL_APPROVE = "approval.approve"  # value: "<incident>:<approval key>"
+    APPROVAL_REJECT = "approval.reject"  # value: "<incident>:<approval key>" (opens a reason modal)
+    ESCALATION_REQUEST = "escalation.request"  # value: "<incident>"
+    INCIDENT_RESOLVE = "incident.resolve"  # value: "<incident>"
+
+
+class Callback(StrEnum):
+    REPORT = "incident.report"  # the Article 5.1 report modal
+    REJECT_REASON = "approval.reject_reason"  # reason for a rejection
+    ESCALATION_REASON = "escalation.reason"
+
+
+def button_value(incident_id: int, target: str = "") -> str:
+    return f"{incident_id}:{target}" if target else str(incident_id)
+
+
+def parse_value(value: str) -> tuple[int, str]:
+    """``(incident id, target)`` from a button value; ValueError if malformed."""
+    head, _, target = value.partition(":")
+    return int(head), target

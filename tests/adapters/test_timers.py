@@ -1,0 +1,59 @@
+"""The APScheduler alarm clock wakes the service at the time the database says."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from epbot.adapters.timers import POLL_JOB, WAKE_JOB, SchedulerTimers
+
+
+async def _wait_for(condition: asyncio.Event, seconds: float = 10.0) -> None:
+    await asyncio.wait_for(condition.wait(), timeout=seconds)
+
+
+async def test_wakes_at_the_requested_time_and_moves_the_single_job() -> None:
+    rang: list[datetime] = []
+    started, woken = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        rang.append(datetime.now(UTC))
+        (woken if started.is_set() else started).set()
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(hours=1))
+    timers.start()  # rings once at start: timers that fell due while the bot was down
+    try:
+        await _wait_for(started)
+        target = datetime.now(UTC) + timedelta(milliseconds=300)
+        timers.wake_at(target + timedelta(hours=1))
+        timers.wake_at(target)  # replaces the job: one alarm, never a pile of them
+        jobs = {job.id for job in timers._scheduler.get_jobs()}
+        assert jobs == {WAKE_JOB, POLL_JOB}
+        await _wait_for(woken)
+        assert rang[-1] >= target
+        assert timers.ticks >= 2
+        timers.wake_at(None)
+        assert timers._scheduler.get_job(WAKE_JOB) is None
+    finally:
+        await timers.shutdown()
+    assert not timers.running
+
+
+async def test_a_failing_tick_does_not_stop_the_clock() -> None:
+    calls = 0
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database briefly unreachable")
+        done.set()
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(milliseconds=200))
+    timers.start()
+    try:
+        await _wait_for(done)
+    finally:
+        await timers.shutdown()
+    assert calls >= 2
