@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from epbot.config import ConfigError, Settings, load_settings
@@ -36,6 +37,22 @@ def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     return code
 
 
+def _playbooks_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.playbooks_cli import check
+
+    directory = Path(args.directory) if args.directory else settings.playbooks_dir
+    matrix = Path(args.matrix) if args.matrix else (None if args.directory else settings.matrix)
+    return check(directory, matrix, out)
+
+
+def _playbooks_show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.playbooks_cli import show
+
+    return show(
+        args.playbook, settings.playbooks_dir, settings.matrix, args.locale or settings.locale, out
+    )
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -59,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply migrations")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(run=_db_upgrade)
+
+    playbooks = sub.add_parser("playbooks", help="check or show the playbooks")
+    pb_sub = playbooks.add_subparsers(dest="playbooks_command", required=True)
+    check = pb_sub.add_parser("check", help="validate every playbook and the matrix")
+    check.add_argument("directory", nargs="?", help="playbook folder (default EPBOT_PLAYBOOKS_DIR)")
+    check.add_argument("--matrix", help="matrix file (default DIR/matrix.yaml or EPBOT_MATRIX)")
+    check.set_defaults(run=_playbooks_check)
+    show = pb_sub.add_parser("show", help="a playbook's procedure as a table")
+    show.add_argument("playbook", help="playbook id or alias, e.g. db-crash")
+    show.add_argument("--locale", choices=["zh-CN", "en"], help="default EPBOT_LOCALE")
+    show.set_defaults(run=_playbooks_show)
 
     audit = sub.add_parser("audit", help="audit timeline tasks")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

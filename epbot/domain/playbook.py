@@ -151,6 +151,9 @@ class Step(_Frozen):
     message: Text | None = None  # for BROADCAST / REPORT steps: the text sent
     when: Condition | None = None
     depends_on: tuple[str, ...] = ()
+    # The plan's "if ..." points (e.g. 9.4 "if the antivirus cannot clean it"): the
+    # commander may skip such a step when its condition does not hold.
+    optional: bool = False
 
     def applies_to(self, severity: Severity) -> bool:
         if self.when is None or self.when.severities is None:
