@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import epbot.adapters.db.types
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 00:10:16.698590
+Revises:
+Create Date: 2026-11-24 00:16:02.675815
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import epbot.adapters.db.types
 import epbot.adapters.db.types
 
 revision: str = '0001'
@@ -81,6 +80,7 @@ def upgrade() -> None:
     op.create_table('approval',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('step_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('approver_role', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -88,11 +88,13 @@ def upgrade() -> None:
     sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('requested_at', epbot.adapters.db.types.UTCDateTime(), nullable=False),
     sa.Column('due_at', epbot.adapters.db.types.UTCDateTime(), nullable=True),
+    sa.Column('expired', sa.Boolean(), nullable=False),
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('decided_at', epbot.adapters.db.types.UTCDateTime(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_approval_incident_id_incident')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_approval'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_approval')),
+    sa.UniqueConstraint('incident_id', 'key', name=op.f('uq_approval_incident_id_key'))
     )
     with op.batch_alter_table('approval', schema=None) as batch_op:
         batch_op.create_index('ix_approval_incident_id_status', ['incident_id', 'status'], unique=False)
@@ -142,11 +144,9 @@ def upgrade() -> None:
     sa.Column('acked_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('timed_out_at', epbot.adapters.db.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_page_incident_id_incident')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_page'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_page')),
+    sa.UniqueConstraint('incident_id', 'role', 'attempt', name=op.f('uq_page_incident_id_role_attempt'))
     )
-    with op.batch_alter_table('page', schema=None) as batch_op:
-        batch_op.create_index('ix_page_incident_id_role', ['incident_id', 'role'], unique=False)
-
     op.create_table('report',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
@@ -252,9 +252,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_report_incident_id'))
 
     op.drop_table('report')
-    with op.batch_alter_table('page', schema=None) as batch_op:
-        batch_op.drop_index('ix_page_incident_id_role')
-
     op.drop_table('page')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_next_attempt_at')

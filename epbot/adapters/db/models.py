@@ -136,7 +136,7 @@ class Page(SQLModel, table=True):
     """One attempt to reach one person for one role."""
 
     __tablename__ = "page"
-    __table_args__ = (Index("ix_page_incident_id_role", "incident_id", "role"),)
+    __table_args__ = (UniqueConstraint("incident_id", "role", "attempt"),)
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
     role: str = Field(max_length=64)
@@ -152,9 +152,13 @@ class Page(SQLModel, table=True):
 
 class Approval(SQLModel, table=True):
     __tablename__ = "approval"
-    __table_args__ = (Index("ix_approval_incident_id_status", "incident_id", "status"),)
+    __table_args__ = (
+        Index("ix_approval_incident_id_status", "incident_id", "status"),
+        UniqueConstraint("incident_id", "key"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
+    key: str = Field(max_length=80)
     kind: str = Field(max_length=16)
     step_id: str | None = Field(default=None, max_length=64)
     approver_role: str = Field(max_length=64)
@@ -162,6 +166,7 @@ class Approval(SQLModel, table=True):
     requested_by: str = Field(max_length=64)
     requested_at: datetime = Field(sa_type=UTCDateTime)
     due_at: datetime | None = _ts()
+    expired: bool = False
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = _ts()
     reason: str | None = Field(default=None, sa_type=Text)

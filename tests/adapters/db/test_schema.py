@@ -108,6 +108,8 @@ def _rows() -> list[SQLModel]:
             id=1,
             incident_id=1,
             kind="escalation",
+            key="escalate",
+            expired=True,
             step_id="escalate",
             approver_role="leadership",
             status="approved",

@@ -1,0 +1,550 @@
+"""Loads incident state from the tables and saves it back, in the caller's transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from epbot.adapters.db import models as m
+from epbot.adapters.db.types import UTCDateTime
+from epbot.domain.audit import GENESIS, ChainEntry, canonical, entry_hash
+from epbot.domain.incident import (
+    ApprovalState,
+    ApprovalStatus,
+    Event,
+    IncidentState,
+    PageReason,
+    PageState,
+    ReportFields,
+    Status,
+    StepState,
+    StepStatus,
+    TimerKind,
+    TimerState,
+)
+from epbot.domain.matrix import ApprovalKind, Matrix
+from epbot.domain.playbook import Playbook, Severity, StageId, StepKind
+
+
+class StaleState(Exception):
+    """Someone else changed the incident since it was loaded: reload and try again."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class Loaded:
+    """An incident's state plus what is needed to save only what changed."""
+
+    state: IncidentState
+    row: m.Incident
+    version: int
+    originals: dict[tuple[str, int], tuple[Any, ...]]
+
+
+_SNAPSHOTS: dict[str, Playbook] = {}
+
+
+async def playbook_snapshot(session: AsyncSession, playbook: Playbook, now: datetime) -> str:
+    """Store ``playbook`` once under its content hash; return the hash."""
+    digest = playbook.content_hash()
+    if await session.get(m.PlaybookSnapshot, digest) is None:
+        session.add(
+            m.PlaybookSnapshot(
+                hash=digest,
+                playbook_id=playbook.id,
+                content=playbook.canonical_json(),
+                created_at=now,
+            )
+        )
+        await session.flush()
+    _SNAPSHOTS[digest] = playbook
+    return digest
+
+
+async def load_playbook(session: AsyncSession, digest: str) -> Playbook:
+    cached = _SNAPSHOTS.get(digest)
+    if cached is None:
+        row = await session.get(m.PlaybookSnapshot, digest)
+        if row is None:
+            raise NotFound(f"playbook snapshot {digest}")
+        cached = _SNAPSHOTS[digest] = Playbook.from_snapshot(row.content)
+    return cached
+
+
+async def next_number(session: AsyncSession, *, year: int, drill: bool) -> int:
+    """The next sequence number of ``year`` (drills counted apart); atomic under concurrency."""
+    result = await session.exec(
+        sa.update(m.IncidentCounter)
+        .where(col(m.IncidentCounter.year) == year, col(m.IncidentCounter.drill) == drill)
+        .values(last=col(m.IncidentCounter.last) + 1)
+        .returning(col(m.IncidentCounter.last))
+    )
+    value = result.scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    session.add(m.IncidentCounter(year=year, drill=drill, last=1))
+    await session.flush()  # a concurrent first insert fails here and the caller retries
+    return 1
+
+
+def _step_row(incident_id: int, s: StepState) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "step_id": s.step_id,
+        "stage_id": s.stage_id.value,
+        "kind": s.kind.value,
+        "role": s.role,
+        "assignee": s.assignee,
+        "status": s.status.value,
+        "due_at": s.due_at,
+        "overdue_at": s.overdue_at,
+        "done_at": s.done_at,
+        "done_by": s.done_by,
+        "note": s.note,
+    }
+
+
+def _approval_row(incident_id: int, a: ApprovalState) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "kind": a.kind.value,
+        "step_id": a.step_id,
+        "key": a.key,
+        "approver_role": a.approver_role,
+        "status": a.status.value,
+        "requested_by": a.requested_by,
+        "requested_at": a.requested_at,
+        "due_at": a.due_at,
+        "expired": a.expired,
+        "decided_by": a.decided_by,
+        "decided_at": a.decided_at,
+        "reason": a.reason,
+    }
+
+
+def _page_row(incident_id: int, p: PageState) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "role": p.role,
+        "person": p.person,
+        "attempt": p.attempt,
+        "reason": p.reason.value,
+        "step_id": p.step_id,
+        "sent_at": p.sent_at,
+        "acked_at": p.acked_at,
+        "acked_by": p.acked_by,
+        "timed_out_at": p.timed_out_at,
+    }
+
+
+def _timer_row(incident_id: int, t: TimerState) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "kind": t.kind.value,
+        "target": t.target,
+        "due_at": t.due_at,
+        "fired_at": t.fired_at,
+        "cancelled": t.cancelled,
+    }
+
+
+_ROWS: dict[str, tuple[type[Any], Any]] = {
+    "step": (m.StepInstance, _step_row),
+    "approval": (m.Approval, _approval_row),
+    "page": (m.Page, _page_row),
+    "timer": (m.Timer, _timer_row),
+}
+
+
+def _children(state: IncidentState) -> list[tuple[str, Any]]:
+    return (
+        [("step", s) for s in state.steps.values()]
+        + [("approval", a) for a in state.approvals.values()]
+        + [("page", p) for p in state.pages]
+        + [("timer", t) for t in state.timers]
+    )
+
+
+def _incident_values(state: IncidentState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "commander": state.commander,
+        "resolved_at": state.resolved_at,
+        "closed_at": state.closed_at,
+        "cancelled_at": state.cancelled_at,
+        "cancel_reason": state.cancel_reason,
+    }
+
+
+async def insert_incident(
+    session: AsyncSession,
+    state: IncidentState,
+    *,
+    playbook_hash: str,
+    year: int,
+    seq: int,
+    report: ReportFields,
+) -> Loaded:
+    row = m.Incident(
+        year=year,
+        seq=seq,
+        drill=state.drill,
+        playbook_id=state.playbook.id,
+        playbook_hash=playbook_hash,
+        severity=state.severity.value,
+        title=report.title,
+        reporter=state.reporter,
+        commander_role=state.playbook.commander_role,
+        declared_at=state.declared_at,
+        **_incident_values(state),
+    )
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    state.id = row.id
+    session.add(
+        m.Report(
+            incident_id=row.id,
+            version=1,
+            submitted_by=state.reporter,
+            submitted_at=state.declared_at,
+            **dataclasses.asdict(report),
+        )
+    )
+    loaded = Loaded(state=state, row=row, version=row.version, originals={})
+    await save(session, loaded, bump=False)
+    return loaded
+
+
+async def load(
+    session: AsyncSession, incident_id: int, matrix: Matrix, *, for_update: bool = False
+) -> Loaded:
+    query = select(m.Incident).where(col(m.Incident.id) == incident_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.exec(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"incident {incident_id}")
+    assert row.id is not None
+    playbook = await load_playbook(session, row.playbook_hash)
+    state = IncidentState(
+        playbook=playbook,
+        matrix=matrix,
+        severity=Severity(row.severity),
+        drill=row.drill,
+        reporter=row.reporter,
+        declared_at=row.declared_at,
+        status=Status(row.status),
+        commander=row.commander,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+        id=row.id,
+    )
+    stages = await session.exec(
+        select(m.StageInstance).where(col(m.StageInstance.incident_id) == row.id)
+    )
+    state.stages = {StageId(s.stage_id): s.started_at for s in stages}
+    for s in await session.exec(
+        select(m.StepInstance).where(col(m.StepInstance.incident_id) == row.id)
+    ):
+        state.steps[s.step_id] = StepState(
+            step_id=s.step_id,
+            stage_id=StageId(s.stage_id),
+            kind=StepKind(s.kind),
+            role=s.role,
+            status=StepStatus(s.status),
+            assignee=s.assignee,
+            due_at=s.due_at,
+            overdue_at=s.overdue_at,
+            done_at=s.done_at,
+            done_by=s.done_by,
+            note=s.note,
+            id=s.id,
+        )
+    # Steps the playbook has but the rows lack cannot happen (snapshots are immutable);
+    # keep playbook order for stable rendering.
+    state.steps = {
+        sid: state.steps[sid] for _, st in playbook.iter_steps() if (sid := st.id) in state.steps
+    }
+    for a in await session.exec(
+        select(m.Approval).where(col(m.Approval.incident_id) == row.id).order_by(col(m.Approval.id))
+    ):
+        state.approvals[a.key] = ApprovalState(
+            key=a.key,
+            kind=ApprovalKind(a.kind),
+            approver_role=a.approver_role,
+            requested_by=a.requested_by,
+            requested_at=a.requested_at,
+            step_id=a.step_id,
+            status=ApprovalStatus(a.status),
+            due_at=a.due_at,
+            expired=a.expired,
+            decided_by=a.decided_by,
+            decided_at=a.decided_at,
+            reason=a.reason,
+            id=a.id,
+        )
+    for p in await session.exec(
+        select(m.Page).where(col(m.Page.incident_id) == row.id).order_by(col(m.Page.id))
+    ):
+        state.pages.append(
+            PageState(
+                role=p.role,
+                person=p.person,
+                attempt=p.attempt,
+                reason=PageReason(p.reason),
+                sent_at=p.sent_at,
+                step_id=p.step_id,
+                acked_at=p.acked_at,
+                acked_by=p.acked_by,
+                timed_out_at=p.timed_out_at,
+                id=p.id,
+            )
+        )
+    for t in await session.exec(
+        select(m.Timer)
+        .where(
+            col(m.Timer.incident_id) == row.id,
+            col(m.Timer.fired_at).is_(None),
+            col(m.Timer.cancelled).is_(False),
+        )
+        .order_by(col(m.Timer.id))
+    ):
+        state.timers.append(
+            TimerState(
+                kind=TimerKind(t.kind),
+                target=t.target,
+                due_at=t.due_at,
+                fired_at=t.fired_at,
+                cancelled=t.cancelled,
+                id=t.id,
+            )
+        )
+    originals = {(name, obj.id): dataclasses.astuple(obj) for name, obj in _children(state)}
+    return Loaded(state=state, row=row, version=row.version, originals=originals)
+
+
+async def save(session: AsyncSession, loaded: Loaded, *, bump: bool = True) -> None:
+    """Write what changed; fail with StaleState if the incident changed meanwhile."""
+    state = loaded.state
+    assert state.id is not None
+    if bump:
+        result = await session.exec(
+            sa.update(m.Incident)
+            .where(col(m.Incident.id) == state.id, col(m.Incident.version) == loaded.version)
+            .values(version=loaded.version + 1, **_incident_values(state))
+        )
+        if result.rowcount != 1:
+            raise StaleState(f"incident {state.id} changed meanwhile")
+        loaded.version += 1
+    for stage_id, started in state.stages.items():
+        key = ("stage", hash(stage_id))
+        if key not in loaded.originals:
+            exists = (
+                await session.exec(
+                    select(m.StageInstance).where(
+                        col(m.StageInstance.incident_id) == state.id,
+                        col(m.StageInstance.stage_id) == stage_id.value,
+                    )
+                )
+            ).one_or_none()
+            if exists is None:
+                session.add(
+                    m.StageInstance(
+                        incident_id=state.id, stage_id=stage_id.value, started_at=started
+                    )
+                )
+            loaded.originals[key] = ()
+    for name, obj in _children(state):
+        model, to_row = _ROWS[name]
+        values = to_row(state.id, obj)
+        if obj.id is None:
+            row = model(**values)
+            session.add(row)
+            await session.flush()
+            obj.id = row.id
+        elif loaded.originals.get((name, obj.id)) != dataclasses.astuple(obj):
+            await session.exec(sa.update(model).where(model.id == obj.id).values(**values))
+        loaded.originals[(name, obj.id)] = dataclasses.astuple(obj)
+    await session.flush()
+
+
+async def append_timeline(
+    session: AsyncSession, incident_id: int, events: Sequence[Event]
+) -> list[m.TimelineEvent]:
+    """Append events to the incident's hash chain."""
+    last = (
+        await session.exec(
+            select(m.TimelineEvent)
+            .where(col(m.TimelineEvent.incident_id) == incident_id)
+            .order_by(col(m.TimelineEvent.seq).desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    rows = []
+    for event in events:
+        seq += 1
+        payload = canonical(event.data)
+        digest = entry_hash(
+            prev_hash=prev,
+            incident_id=incident_id,
+            seq=seq,
+            at=event.at,
+            actor=event.actor,
+            kind=event.kind,
+            payload=payload,
+        )
+        row = m.TimelineEvent(
+            incident_id=incident_id,
+            seq=seq,
+            at=event.at,
+            actor=event.actor,
+            kind=event.kind,
+            payload=payload,
+            prev_hash=prev,
+            hash=digest,
+        )
+        session.add(row)
+        rows.append(row)
+        prev = digest
+    await session.flush()
+    return rows
+
+
+async def timeline(session: AsyncSession, incident_id: int) -> list[ChainEntry]:
+    rows = await session.exec(
+        select(m.TimelineEvent)
+        .where(col(m.TimelineEvent.incident_id) == incident_id)
+        .order_by(col(m.TimelineEvent.seq))
+    )
+    return [
+        ChainEntry(
+            incident_id=r.incident_id,
+            seq=r.seq,
+            at=r.at,
+            actor=r.actor,
+            kind=r.kind,
+            payload=r.payload,
+            prev_hash=r.prev_hash,
+            hash=r.hash,
+        )
+        for r in rows
+    ]
+
+
+async def enqueue_events(
+    session: AsyncSession, incident_id: int, events: Sequence[Event], now: datetime
+) -> None:
+    """Put each event in the outbox (same transaction), for the Slack side to deliver."""
+    for event in events:
+        session.add(
+            m.OutboxMessage(
+                incident_id=incident_id,
+                ordering_key=f"incident:{incident_id}",
+                method="event",
+                payload=json.dumps(
+                    {
+                        "kind": event.kind,
+                        "actor": event.actor,
+                        "at": event.at.isoformat(),
+                        "data": event.data,
+                    },
+                    ensure_ascii=False,
+                    default=str,
+                ),
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    await session.flush()
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimedTimer:
+    id: int
+    incident_id: int
+    kind: TimerKind
+    target: str
+    due_at: datetime
+
+
+async def claim_due_timer(session: AsyncSession, now: datetime, holder: str) -> ClaimedTimer | None:
+    """Mark the earliest due, unfired timer as fired by ``holder`` and return it.
+
+    The claim commits with the caller's transaction, together with what the timer did, so
+    a crash in between fires it again later, and a commit fires it exactly once. On
+    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes claim different timers
+    at once; on SQLite the write lock serialises claims.
+    """
+    bind = session.get_bind()
+    pick = (
+        select(col(m.Timer.id))
+        .where(
+            col(m.Timer.fired_at).is_(None),
+            col(m.Timer.cancelled).is_(False),
+            col(m.Timer.due_at) <= now,
+        )
+        .order_by(col(m.Timer.due_at), col(m.Timer.id))
+        .limit(1)
+    )
+    if bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    result = await session.exec(
+        sa.update(m.Timer)
+        .where(col(m.Timer.id) == pick.scalar_subquery(), col(m.Timer.fired_at).is_(None))
+        .values(fired_at=now, claimed_by=holder)
+        .returning(
+            col(m.Timer.id),
+            col(m.Timer.incident_id),
+            col(m.Timer.kind),
+            col(m.Timer.target),
+            col(m.Timer.due_at),
+        )
+    )
+    found = result.one_or_none()
+    if found is None:
+        return None
+    due_at = found[4]
+    if isinstance(due_at, datetime) and due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=now.tzinfo)
+    return ClaimedTimer(
+        id=found[0], incident_id=found[1], kind=TimerKind(found[2]), target=found[3], due_at=due_at
+    )
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    result = await session.exec(
+        select(sa.func.min(m.Timer.due_at)).where(
+            col(m.Timer.fired_at).is_(None), col(m.Timer.cancelled).is_(False)
+        )
+    )
+    value = result.one_or_none()
+    if value is None:
+        return None
+    return UTCDateTime().process_result_value(value, session.get_bind().dialect)
+
+
+async def remember_key(
+    session: AsyncSession, key: str, result: dict[str, Any], now: datetime
+) -> None:
+    session.add(m.IdempotencyKey(key=key, created_at=now, result=json.dumps(result)))
+    await session.flush()
+
+
+async def recall_key(session: AsyncSession, key: str) -> dict[str, Any] | None:
+    row = await session.get(m.IdempotencyKey, key)
+    return None if row is None else dict(json.loads(row.result))

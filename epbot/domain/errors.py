@@ -1,0 +1,99 @@
+"""Domain errors with messages fit to show a person, in zh-CN and en."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from epbot.domain.playbook import Text
+
+
+class ErrorCode(StrEnum):
+    NOT_COMMANDER = "not_commander"
+    NOT_RESPONSIBLE = "not_responsible"
+    NOT_APPROVER = "not_approver"
+    ALREADY_DECIDED = "already_decided"
+    AWAITING_APPROVAL = "awaiting_approval"
+    STEP_BLOCKED = "step_blocked"
+    STEP_FINISHED = "step_finished"
+    STEP_INACTIVE = "step_inactive"
+    NOT_A_CHECKIN = "not_a_checkin"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    INCIDENT_ENDED = "incident_ended"
+    OPEN_STEPS = "open_steps"
+    REASON_REQUIRED = "reason_required"
+    UNKNOWN = "unknown"
+    ALREADY_ESCALATED = "already_escalated"
+    ALREADY_ACKED = "already_acked"
+    NOT_PAGED = "not_paged"
+
+
+MESSAGES: dict[ErrorCode, Text] = {
+    ErrorCode.NOT_COMMANDER: Text(
+        zh_CN="只有事件指挥人员可以{action}。", en="Only the incident commander can {action}."
+    ),
+    ErrorCode.NOT_RESPONSIBLE: Text(
+        zh_CN="只有该步骤的责任角色（{role}）或事件指挥人员可以处理此步骤。",
+        en="Only the step's role ({role}) or the incident commander can do this step.",
+    ),
+    ErrorCode.NOT_APPROVER: Text(
+        zh_CN="只有{role}的成员可以审批此事项。",
+        en="Only a member of {role} can decide this approval.",
+    ),
+    ErrorCode.ALREADY_DECIDED: Text(
+        zh_CN="此审批已由 {by} 于 {at} 作出决定（{decision}）。",
+        en="This approval was already decided by {by} at {at} ({decision}).",
+    ),
+    ErrorCode.AWAITING_APPROVAL: Text(
+        zh_CN="步骤“{step}”需经{role}批准后才能执行。",
+        en="Step '{step}' cannot be done before {role} approves it.",
+    ),
+    ErrorCode.STEP_BLOCKED: Text(
+        zh_CN="步骤“{step}”须等待前置步骤完成：{waiting}。",
+        en="Step '{step}' waits for: {waiting}.",
+    ),
+    ErrorCode.STEP_FINISHED: Text(
+        zh_CN="步骤“{step}”已经结束（{status}）。", en="Step '{step}' is already {status}."
+    ),
+    ErrorCode.STEP_INACTIVE: Text(
+        zh_CN="步骤“{step}”所在阶段尚未开始或不适用于本事件。",
+        en="Step '{step}' is not active: its stage has not started or it does not apply.",
+    ),
+    ErrorCode.NOT_A_CHECKIN: Text(
+        zh_CN="步骤“{step}”不是到场签到步骤。", en="Step '{step}' is not an on-site check-in."
+    ),
+    ErrorCode.ILLEGAL_TRANSITION: Text(
+        zh_CN="事件处于“{status}”状态，不能{action}。",
+        en="The incident is {status}; it cannot {action}.",
+    ),
+    ErrorCode.INCIDENT_ENDED: Text(
+        zh_CN="事件已结束（{status}）。", en="The incident has ended ({status})."
+    ),
+    ErrorCode.OPEN_STEPS: Text(
+        zh_CN="仍有未完成的步骤：{steps}。请完成或（由指挥人员）跳过后再结束事件。",
+        en="Steps still open: {steps}. Finish them, or have the commander skip them, first.",
+    ),
+    ErrorCode.REASON_REQUIRED: Text(zh_CN="请填写理由。", en="A reason is required."),
+    ErrorCode.UNKNOWN: Text(zh_CN="找不到{what}。", en="Unknown {what}."),
+    ErrorCode.ALREADY_ESCALATED: Text(
+        zh_CN="已提交升级请求或已进入应急响应阶段。",
+        en="Escalation was already requested or the incident is already in emergency response.",
+    ),
+    ErrorCode.ALREADY_ACKED: Text(
+        zh_CN="该呼叫已由 {by} 确认。", en="This page was already acknowledged by {by}."
+    ),
+    ErrorCode.NOT_PAGED: Text(zh_CN="此呼叫不是发给你的。", en="This page was not sent to you."),
+}
+
+
+class DomainError(Exception):
+    """A command the plan does not allow; ``message(locale)`` explains it to a person."""
+
+    def __init__(self, code: ErrorCode, **params: str | Text) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(self.message("en"))
+
+    def message(self, locale: str) -> str:
+        # A parameter may itself be a Text (a role's name): it speaks the message's locale.
+        params = {k: v.get(locale) if isinstance(v, Text) else v for k, v in self.params.items()}
+        return MESSAGES[self.code].get(locale).format(**params)
