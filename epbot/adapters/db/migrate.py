@@ -11,14 +11,20 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
+def migrations_dir() -> Path:
+    """Beside the source tree (editable install), else ./migrations (the container's /app)."""
+    for candidate in (MIGRATIONS_DIR, Path.cwd() / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"migrations not found at {MIGRATIONS_DIR} or ./migrations: install epbot from its "
+        "source tree (pip install -e .) or run it from a folder that holds migrations/"
+    )
+
+
 def alembic_config(database_url: str) -> Config:
-    if not (MIGRATIONS_DIR / "env.py").is_file():
-        raise FileNotFoundError(
-            f"migrations not found at {MIGRATIONS_DIR}: install epbot from its source tree "
-            "(pip install -e .) so migrations/ sits beside the package"
-        )
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["database_url"] = database_url
     return config
 
