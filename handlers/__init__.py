@@ -1,1 +1,17 @@
-"""Package."""
+"""Slack listeners (Bolt): parse the payload, call one service, ack/respond. Nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import actions, commands, home, report
+from handlers.deps import Deps
+
+
+def register(app: Any, deps: Deps) -> None:
+    """Attach every listener to a Bolt ``AsyncApp``."""
+    for module in (commands, report, actions, home):
+        module.register(app, deps)
+
+
+__all__ = ["Deps", "register"]

@@ -1,0 +1,294 @@
+"""What handlers need from the Slack side besides the engine: modals, replies, look-ups.
+
+Handlers stay thin (parse -> one service call -> ack/respond); the Web API calls they
+trigger (views.open, views.publish, chat.postEphemeral) and the read-only queries behind
+``/incident list`` and the Home tab live here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+
+from epbot.adapters.db import models as m
+from epbot.adapters.db import repository as repo
+from epbot.adapters.db.engine import make_sessionmaker
+from epbot.adapters.slack import render
+from epbot.adapters.slack.client import CallFailure, SlackClient
+from epbot.adapters.slack.delivery import Delivery
+from epbot.domain.incident import (
+    OPEN_STATUSES,
+    ApprovalStatus,
+    IncidentState,
+    ReportFields,
+    StepStatus,
+)
+from epbot.domain.playbook import Playbook, Severity, Text
+from epbot.services.incidents import incident_number
+from epbot.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
+CLOCK_SKEW = timedelta(minutes=2)  # a report's time may be a little ahead of our clock
+
+INVALID: dict[str, Text] = {
+    "required": Text(zh_CN="此项为必填项。", en="This field is required."),
+    "future": Text(zh_CN="发生时间不能晚于当前时间。", en="The time cannot be in the future."),
+    "phone": Text(
+        zh_CN="请填写有效的联系电话（数字、空格或连字符，6–20 位）。",
+        en="Enter a valid phone number (digits, spaces or hyphens, 6-20 characters).",
+    ),
+    "playbook": Text(zh_CN="未知的事件类型。", en="Unknown incident type."),
+}
+_TEXT_FIELDS = ("title", "place", "nature", "scope", "trend", "measures")
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    playbook: str
+    severity: Severity | None
+    report: ReportFields
+    drill: bool
+
+
+def field_value(values: dict[str, Any], name: str) -> Any:
+    """The value of one input in ``view.state.values`` (text, select or datetime picker)."""
+    element = (values.get(name) or {}).get(name) or {}
+    if not element and values.get(name):
+        element = next(iter(values[name].values()), {}) or {}
+    if "selected_date_time" in element:
+        return element["selected_date_time"]
+    if "selected_option" in element:
+        option = element["selected_option"] or {}
+        return option.get("value")
+    return element.get("value")
+
+
+def parse_report(
+    view: dict[str, Any], *, now: datetime, locale: str, known: Sequence[str]
+) -> ParsedReport | dict[str, str]:
+    """The report of a submitted modal, or ``{block_id: error}`` in the user's locale."""
+    values = (view.get("state") or {}).get("values") or {}
+    meta = json.loads(view.get("private_metadata") or "{}")
+    errors: dict[str, str] = {}
+
+    def text(name: str) -> str:
+        value = field_value(values, name)
+        return str(value).strip() if value is not None else ""
+
+    playbook = str(meta.get("playbook") or text("playbook"))
+    if not playbook:
+        errors["playbook"] = INVALID["required"].get(locale)
+    elif playbook not in known:
+        errors["playbook"] = INVALID["playbook"].get(locale)
+    for name in (*_TEXT_FIELDS, "unit", "contact_phone"):
+        if not text(name):
+            errors[name] = INVALID["required"].get(locale)
+    phone = text("contact_phone")
+    if phone and not PHONE.match(phone):
+        errors["contact_phone"] = INVALID["phone"].get(locale)
+    raw_time = field_value(values, "occurred_at")
+    occurred: datetime | None = None
+    if raw_time in (None, ""):
+        errors["occurred_at"] = INVALID["required"].get(locale)
+    else:
+        occurred = datetime.fromtimestamp(int(raw_time), tz=now.tzinfo)
+        if occurred > now + CLOCK_SKEW:
+            errors["occurred_at"] = INVALID["future"].get(locale)
+    if errors or occurred is None:
+        return errors
+    severity = text("severity")
+    return ParsedReport(
+        playbook=playbook,
+        severity=Severity(severity) if severity in Severity.__members__.values() else None,
+        drill=bool(meta.get("drill")),
+        report=ReportFields(
+            occurred_at=occurred,
+            place=text("place"),
+            nature=text("nature"),
+            scope=text("scope"),
+            trend=text("trend"),
+            measures=text("measures"),
+            unit_id=text("unit"),
+            contact_phone=phone,
+            title=text("title"),
+        ),
+    )
+
+
+class Interactions:
+    """Slack-side helpers for handlers: all Web API calls go through :class:`SlackClient`."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        client: SlackClient,
+        delivery: Delivery,
+        playbooks: Any,
+        clock: Clock,
+        tz: ZoneInfo,
+    ) -> None:
+        self._sessions = make_sessionmaker(engine)
+        self.client = client
+        self.delivery = delivery
+        self.library = playbooks
+        self.clock = clock
+        self.tz = tz
+
+    # --- context -----------------------------------------------------------------------
+
+    def playbooks(self) -> tuple[Playbook, ...]:
+        return tuple(self.library.current.playbooks)
+
+    def find_playbook(self, name: str) -> Playbook | None:
+        found = self.library.current.get(name)
+        return found if isinstance(found, Playbook) else None
+
+    async def locale(self, user_id: str) -> str:
+        return await self.client.locale(user_id)
+
+    def ctx(self, locale: str, number: str = "", channel_id: str | None = None) -> Any:
+        return render.RenderContext(
+            locale=locale, tz=self.tz, now=self.clock.now(), number=number, channel_id=channel_id
+        )
+
+    async def actor(self, user_id: str) -> str:
+        """The matrix ref of a Slack user (their id, or their email as the matrix has it)."""
+        matrix = self.library.current.matrix
+        refs = [p for role in matrix.roles for p in role.people]
+        try:
+            return await self.client.person_ref(user_id, refs)
+        except CallFailure:
+            return user_id
+
+    def after_change(self) -> None:
+        """An engine change was committed: deliver its events now."""
+        self.delivery.kick()
+
+    # --- views and replies -------------------------------------------------------------
+
+    async def open_report(
+        self, *, trigger_id: str, user_id: str, playbook: Playbook | None, drill: bool, channel: str
+    ) -> None:
+        ctx = self.ctx(await self.locale(user_id))
+        meta = json.dumps(
+            {"playbook": playbook.id if playbook else None, "drill": drill, "channel": channel}
+        )
+        view = render.report_modal(
+            self.playbooks(),
+            self.library.current.matrix,
+            ctx,
+            playbook_id=playbook.id if playbook else None,
+            drill=drill,
+            private_metadata=meta,
+        )
+        await self.client.open_view(trigger_id, view)
+
+    async def open_reason(
+        self, *, trigger_id: str, user_id: str, callback_id: str, title: str, meta: dict[str, Any]
+    ) -> None:
+        ctx = self.ctx(await self.locale(user_id), number=str(meta.get("number", "")))
+        view = render.reason_modal(callback_id, ctx, title=title, private_metadata=json.dumps(meta))
+        await self.client.open_view(trigger_id, view)
+
+    async def tell(self, *, user_id: str, channel: str | None, text: str) -> None:
+        """An ephemeral reply in ``channel``; a DM when the bot cannot post there."""
+        if channel:
+            try:
+                await self.client.post_ephemeral(channel, user_id, text)
+                return
+            except CallFailure as exc:
+                log.info("ephemeral in %s failed (%s); sending a DM", channel, exc.error)
+        await self.client.post_message(user_id, text)
+
+    async def publish_home(self, user_id: str) -> None:
+        ref = await self.actor(user_id)
+        ctx = self.ctx(await self.locale(user_id))
+        steps: list[tuple[str, str, Any]] = []
+        approvals: list[tuple[str, Any]] = []
+        incidents: list[tuple[str, IncidentState]] = []
+        for number, state, _ in await self.open_incidents():
+            incidents.append((number, state))
+            for step in state.steps.values():
+                if step.assignee == ref and step.status in (
+                    StepStatus.OPEN,
+                    StepStatus.AWAITING_APPROVAL,
+                ):
+                    title = state.playbook.step(step.step_id).title.get(ctx.locale)
+                    steps.append((number, title, step))
+            for approval in state.approvals.values():
+                if approval.status is ApprovalStatus.PENDING and ref in state.members(
+                    approval.approver_role
+                ):
+                    approvals.append((number, approval))
+        view = render.home_view(steps=steps, approvals=approvals, incidents=incidents, ctx=ctx)
+        await self.client.publish_home(user_id, view)
+
+    # --- queries -----------------------------------------------------------------------
+
+    async def incident_in_channel(self, channel_id: str) -> int | None:
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(m.Incident).where(col(m.Incident.channel_id) == channel_id)
+                )
+            ).one_or_none()
+            return row.id if row is not None else None
+
+    async def open_incidents(self) -> list[tuple[str, IncidentState, str | None]]:
+        matrix = self.library.current.matrix
+        found = []
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(m.Incident)
+                .where(col(m.Incident.status).in_([s.value for s in OPEN_STATUSES]))
+                .order_by(col(m.Incident.declared_at))
+            )
+            for row in list(rows):
+                assert row.id is not None
+                loaded = await repo.load(session, row.id, matrix)
+                number = incident_number(row.year, row.seq, row.drill)
+                found.append((number, loaded.state, row.channel_id))
+        return found
+
+    async def incident_summary(self, incident_id: int, locale: str) -> str:
+        """The incident card's text, for ``/incident status``."""
+        matrix = self.library.current.matrix
+        async with self._sessions() as session:
+            loaded = await repo.load(session, incident_id, matrix)
+            report = (
+                await session.exec(
+                    select(m.Report)
+                    .where(col(m.Report.incident_id) == incident_id)
+                    .order_by(col(m.Report.version).desc())
+                    .limit(1)
+                )
+            ).one()
+        row = loaded.row
+        ctx = self.ctx(
+            locale, incident_number(row.year, row.seq, row.drill), channel_id=row.channel_id
+        )
+        fields = ReportFields(
+            occurred_at=report.occurred_at,
+            place=report.place,
+            nature=report.nature,
+            scope=report.scope,
+            trend=report.trend,
+            measures=report.measures,
+            unit_id=report.unit_id,
+            contact_phone=report.contact_phone,
+            title=report.title,
+        )
+        text, _ = render.incident_card(loaded.state, fields, ctx)
+        return str(text)

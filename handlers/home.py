@@ -1,0 +1,15 @@
+"""The App Home tab: your steps, your approvals, open incidents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.deps import Deps
+
+
+def register(app: Any, deps: Deps) -> None:
+    async def home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            await deps.ui.publish_home(event["user"])
+
+    app.event("app_home_opened")(home_opened)
