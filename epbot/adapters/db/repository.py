@@ -424,6 +424,17 @@ async def append_timeline(
     return rows
 
 
+async def latest_report(session: AsyncSession, incident_id: int) -> m.Report:
+    """The current (latest) version of the incident's Article 5.1 report."""
+    query = (
+        select(m.Report)
+        .where(col(m.Report.incident_id) == incident_id)
+        .order_by(col(m.Report.version).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).one()
+
+
 async def timeline(session: AsyncSession, incident_id: int) -> list[ChainEntry]:
     rows = await session.exec(
         select(m.TimelineEvent)

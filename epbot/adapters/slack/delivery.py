@@ -237,14 +237,7 @@ class Delivery:
     async def _room(self, incident_id: int) -> _Room:
         async with self._sessions() as session:
             loaded = await repo.load(session, incident_id, self.playbooks.current.matrix)
-            report_row = (
-                await session.exec(
-                    select(m.Report)
-                    .where(col(m.Report.incident_id) == incident_id)
-                    .order_by(col(m.Report.version).desc())
-                    .limit(1)
-                )
-            ).one()
+            report_row = await repo.latest_report(session, incident_id)
             refs = await session.exec(
                 select(m.MessageRef).where(col(m.MessageRef.incident_id) == incident_id)
             )

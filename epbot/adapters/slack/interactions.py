@@ -267,14 +267,7 @@ class Interactions:
         matrix = self.library.current.matrix
         async with self._sessions() as session:
             loaded = await repo.load(session, incident_id, matrix)
-            report = (
-                await session.exec(
-                    select(m.Report)
-                    .where(col(m.Report.incident_id) == incident_id)
-                    .order_by(col(m.Report.version).desc())
-                    .limit(1)
-                )
-            ).one()
+            report = await repo.latest_report(session, incident_id)
         row = loaded.row
         ctx = self.ctx(
             locale, incident_number(row.year, row.seq, row.drill), channel_id=row.channel_id
