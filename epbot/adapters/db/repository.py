@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -17,20 +19,19 @@ from epbot.adapters.db.types import UTCDateTime
 from epbot.domain.audit import GENESIS, ChainEntry, canonical, entry_hash
 from epbot.domain.incident import (
     ApprovalState,
-    ApprovalStatus,
     Event,
     IncidentState,
-    PageReason,
     PageState,
     ReportFields,
     Status,
     StepState,
-    StepStatus,
     TimerKind,
     TimerState,
 )
-from epbot.domain.matrix import ApprovalKind, Matrix
-from epbot.domain.playbook import Playbook, Severity, StageId, StepKind
+from epbot.domain.matrix import Matrix
+from epbot.domain.playbook import Playbook, Severity, StageId
+
+T = TypeVar("T")
 
 
 class StaleState(Exception):
@@ -97,72 +98,50 @@ async def next_number(session: AsyncSession, *, year: int, drill: bool) -> int:
     return 1
 
 
-def _step_row(incident_id: int, s: StepState) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "step_id": s.step_id,
-        "stage_id": s.stage_id.value,
-        "kind": s.kind.value,
-        "role": s.role,
-        "assignee": s.assignee,
-        "status": s.status.value,
-        "due_at": s.due_at,
-        "overdue_at": s.overdue_at,
-        "done_at": s.done_at,
-        "done_by": s.done_by,
-        "note": s.note,
+def _to_row(incident_id: int, obj: Any) -> dict[str, Any]:
+    """A state dataclass as column values: same field names, enums as their values."""
+    values = {
+        f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "id"
     }
+    values["incident_id"] = incident_id
+    return values
 
 
-def _approval_row(incident_id: int, a: ApprovalState) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "kind": a.kind.value,
-        "step_id": a.step_id,
-        "key": a.key,
-        "approver_role": a.approver_role,
-        "status": a.status.value,
-        "requested_by": a.requested_by,
-        "requested_at": a.requested_at,
-        "due_at": a.due_at,
-        "expired": a.expired,
-        "decided_by": a.decided_by,
-        "decided_at": a.decided_at,
-        "reason": a.reason,
-    }
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
-def _page_row(incident_id: int, p: PageState) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "role": p.role,
-        "person": p.person,
-        "attempt": p.attempt,
-        "reason": p.reason.value,
-        "step_id": p.step_id,
-        "sent_at": p.sent_at,
-        "acked_at": p.acked_at,
-        "acked_by": p.acked_by,
-        "timed_out_at": p.timed_out_at,
-    }
+_ENUM_FIELDS: dict[type, dict[str, type[Enum]]] = {}
 
 
-def _timer_row(incident_id: int, t: TimerState) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "kind": t.kind.value,
-        "target": t.target,
-        "due_at": t.due_at,
-        "fired_at": t.fired_at,
-        "cancelled": t.cancelled,
-    }
+def _enum_fields(cls: type) -> dict[str, type[Enum]]:
+    """The fields of a state dataclass that hold enums (stored as their values)."""
+    if cls not in _ENUM_FIELDS:
+        hints = typing.get_type_hints(cls)
+        _ENUM_FIELDS[cls] = {
+            name: hint
+            for name, hint in hints.items()
+            if isinstance(hint, type) and issubclass(hint, Enum)
+        }
+    return _ENUM_FIELDS[cls]
 
 
-_ROWS: dict[str, tuple[type[Any], Any]] = {
-    "step": (m.StepInstance, _step_row),
-    "approval": (m.Approval, _approval_row),
-    "page": (m.Page, _page_row),
-    "timer": (m.Timer, _timer_row),
+def _from_row(cls: type[T], row: Any) -> T:
+    """The state dataclass ``cls`` from a table row with the same column names."""
+    enums = _enum_fields(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        value = getattr(row, f.name)
+        values[f.name] = enums[f.name](value) if f.name in enums else value
+    return cls(**values)
+
+
+# Each kind of child state, the table it lives in, and the order it loads in.
+_TABLES: dict[str, type[Any]] = {
+    "step": m.StepInstance,
+    "approval": m.Approval,
+    "page": m.Page,
+    "timer": m.Timer,
 }
 
 
@@ -256,84 +235,26 @@ async def load(
         select(m.StageInstance).where(col(m.StageInstance.incident_id) == row.id)
     )
     state.stages = {StageId(s.stage_id): s.started_at for s in stages}
-    for s in await session.exec(
-        select(m.StepInstance).where(col(m.StepInstance.incident_id) == row.id)
-    ):
-        state.steps[s.step_id] = StepState(
-            step_id=s.step_id,
-            stage_id=StageId(s.stage_id),
-            kind=StepKind(s.kind),
-            role=s.role,
-            status=StepStatus(s.status),
-            assignee=s.assignee,
-            due_at=s.due_at,
-            overdue_at=s.overdue_at,
-            done_at=s.done_at,
-            done_by=s.done_by,
-            note=s.note,
-            id=s.id,
-        )
-    # Steps the playbook has but the rows lack cannot happen (snapshots are immutable);
-    # keep playbook order for stable rendering.
-    state.steps = {
-        sid: state.steps[sid] for _, st in playbook.iter_steps() if (sid := st.id) in state.steps
-    }
-    for a in await session.exec(
-        select(m.Approval).where(col(m.Approval.incident_id) == row.id).order_by(col(m.Approval.id))
-    ):
-        state.approvals[a.key] = ApprovalState(
-            key=a.key,
-            kind=ApprovalKind(a.kind),
-            approver_role=a.approver_role,
-            requested_by=a.requested_by,
-            requested_at=a.requested_at,
-            step_id=a.step_id,
-            status=ApprovalStatus(a.status),
-            due_at=a.due_at,
-            expired=a.expired,
-            decided_by=a.decided_by,
-            decided_at=a.decided_at,
-            reason=a.reason,
-            id=a.id,
-        )
-    for p in await session.exec(
-        select(m.Page).where(col(m.Page.incident_id) == row.id).order_by(col(m.Page.id))
-    ):
-        state.pages.append(
-            PageState(
-                role=p.role,
-                person=p.person,
-                attempt=p.attempt,
-                reason=PageReason(p.reason),
-                sent_at=p.sent_at,
-                step_id=p.step_id,
-                acked_at=p.acked_at,
-                acked_by=p.acked_by,
-                timed_out_at=p.timed_out_at,
-                id=p.id,
-            )
-        )
-    for t in await session.exec(
-        select(m.Timer)
-        .where(
-            col(m.Timer.incident_id) == row.id,
-            col(m.Timer.fired_at).is_(None),
-            col(m.Timer.cancelled).is_(False),
-        )
-        .order_by(col(m.Timer.id))
-    ):
-        state.timers.append(
-            TimerState(
-                kind=TimerKind(t.kind),
-                target=t.target,
-                due_at=t.due_at,
-                fired_at=t.fired_at,
-                cancelled=t.cancelled,
-                id=t.id,
-            )
-        )
+    children = await _child_rows(session, row.id)
+    steps = {r.step_id: _from_row(StepState, r) for r in children["step"]}
+    # Keep playbook order for stable rendering (snapshots are immutable: nothing is missing).
+    state.steps = {st.id: steps[st.id] for _, st in playbook.iter_steps() if st.id in steps}
+    state.approvals = {r.key: _from_row(ApprovalState, r) for r in children["approval"]}
+    state.pages = [_from_row(PageState, r) for r in children["page"]]
+    state.timers = [_from_row(TimerState, r) for r in children["timer"]]
     originals = {(name, obj.id): dataclasses.astuple(obj) for name, obj in _children(state)}
     return Loaded(state=state, row=row, version=row.version, originals=originals)
+
+
+async def _child_rows(session: AsyncSession, incident_id: int) -> dict[str, list[Any]]:
+    """Every step, approval and page of the incident, and its live timers, in id order."""
+    rows: dict[str, list[Any]] = {}
+    for name, model in _TABLES.items():
+        query = select(model).where(model.incident_id == incident_id).order_by(model.id)
+        if model is m.Timer:
+            query = query.where(col(m.Timer.fired_at).is_(None), col(m.Timer.cancelled).is_(False))
+        rows[name] = list(await session.exec(query))
+    return rows
 
 
 async def save(session: AsyncSession, loaded: Loaded, *, bump: bool = True) -> None:
@@ -368,8 +289,8 @@ async def save(session: AsyncSession, loaded: Loaded, *, bump: bool = True) -> N
                 )
             loaded.originals[key] = ()
     for name, obj in _children(state):
-        model, to_row = _ROWS[name]
-        values = to_row(state.id, obj)
+        model = _TABLES[name]
+        values = _to_row(state.id, obj)
         if obj.id is None:
             row = model(**values)
             session.add(row)
