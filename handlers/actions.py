@@ -50,14 +50,10 @@ USE_CASES: dict[Action, UseCase] = {
     Action.INCIDENT_RESOLVE: _resolve,
 }
 
-# Buttons that first ask for a reason: (callback id of the reason modal, modal title key).
+# Buttons that first ask for a reason, and the callback id of the reason modal they open.
 REASONS: dict[Action, Callback] = {
     Action.APPROVAL_REJECT: Callback.REJECT_REASON,
     Action.ESCALATION_REQUEST: Callback.ESCALATION_REASON,
-}
-_TITLES = {
-    Callback.REJECT_REASON: {"zh-CN": "驳回理由", "en": "Reason to reject"},
-    Callback.ESCALATION_REASON: {"zh-CN": "升级理由", "en": "Reason to escalate"},
 }
 
 
@@ -107,20 +103,14 @@ def _ask_reason(deps: Deps, callback: Callback) -> Callable[..., Awaitable[None]
         await ack()
         user, action_id, value, ts = _clicked(body)
         incident, target = parse_value(value)
-        locale = await deps.ui.locale(user)
         meta = {
             "incident": incident,
             "target": target,
             "channel": (body.get("channel") or {}).get("id"),
             "key": f"action:{action_id}:{value}:{user}:{ts}",
         }
-        title = _TITLES[callback]["en" if locale == "en" else "zh-CN"]
         await deps.ui.open_reason(
-            trigger_id=body["trigger_id"],
-            user_id=user,
-            callback_id=callback.value,
-            title=title,
-            meta=meta,
+            trigger_id=body["trigger_id"], user_id=user, callback_id=callback.value, meta=meta
         )
 
     return clicked

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from epbot.adapters.slack.ids import Callback
-from epbot.adapters.slack.interactions import ParsedReport, parse_report
+from epbot.adapters.slack.interactions import ParsedReport
 from epbot.domain.errors import DomainError
 from epbot.services.incidents import UnknownPlaybook
 from handlers.deps import Deps
@@ -18,8 +18,7 @@ def register(app: Any, deps: Deps) -> None:
     async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         locale = await deps.ui.locale(user)
-        known = [p.id for p in deps.ui.playbooks()]
-        parsed = parse_report(view, now=deps.ui.clock.now(), locale=locale, known=known)
+        parsed = deps.ui.read_report(view, locale=locale)
         if not isinstance(parsed, ParsedReport):
             await ack(response_action="errors", errors=parsed)
             return

@@ -195,10 +195,17 @@ class Interactions:
         )
         await self.client.open_view(trigger_id, view)
 
+    def read_report(self, view: dict[str, Any], *, locale: str) -> ParsedReport | dict[str, str]:
+        """A submitted report modal checked against our clock and the current playbooks."""
+        known = [p.id for p in self.playbooks()]
+        return parse_report(view, now=self.clock.now(), locale=locale, known=known)
+
     async def open_reason(
-        self, *, trigger_id: str, user_id: str, callback_id: str, title: str, meta: dict[str, Any]
+        self, *, trigger_id: str, user_id: str, callback_id: str, meta: dict[str, Any]
     ) -> None:
-        ctx = self.ctx(await self.locale(user_id), number=str(meta.get("number", "")))
+        locale = await self.locale(user_id)
+        ctx = self.ctx(locale, number=str(meta.get("number", "")))
+        title = render.label(locale, f"modal.{callback_id}")
         view = render.reason_modal(callback_id, ctx, title=title, private_metadata=json.dumps(meta))
         await self.client.open_view(trigger_id, view)
 

@@ -147,6 +147,11 @@ def _labels(lang: str) -> dict[str, str]:
     return labels
 
 
+def label(locale: str, key: str) -> str:
+    """A short text from the locale's labels template (``modal.approval.reject_reason``...)."""
+    return _labels("en" if locale.lower().startswith("en") else "zh-CN")[key]
+
+
 def template_names(lang: str) -> list[str]:
     """The template files of one locale (for tests: both locales must have the same)."""
     prefix = f"{lang}/"
