@@ -24,7 +24,6 @@ from epbot.domain.deadlines import (
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.matrix import ApprovalKind, Matrix
 from epbot.domain.playbook import (
-    STAGE_ORDER,
     BroadcastTarget,
     Playbook,
     Severity,
@@ -253,12 +252,6 @@ class IncidentState:
             return self.steps[step_id]
         except KeyError:
             raise DomainError(ErrorCode.UNKNOWN, what=f"step {step_id!r}") from None
-
-    def role_name(self, role_id: str) -> str:
-        try:
-            return self.matrix.role(role_id).name.en
-        except KeyError:
-            return role_id
 
     def role_text(self, role_id: str) -> Text | str:
         """The role's name in every locale, for messages shown to a person."""
@@ -1147,10 +1140,6 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     Cancel: _cancel,
     FireTimer: _fire,
 }
-
-
-def stage_index(stage_id: StageId) -> int:
-    return STAGE_ORDER.index(stage_id)
 
 
 def live_timers(state: IncidentState) -> list[TimerState]:

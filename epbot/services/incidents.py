@@ -207,14 +207,13 @@ class IncidentService:
                 now=now,
             )
             events[0].data["number"] = incident_number(year, seq, drill)
-            loaded = await repo.insert_incident(
+            await repo.insert_incident(
                 session, state, playbook_hash=digest, year=year, seq=seq, report=report
             )
             assert state.id is not None
             await repo.append_timeline(session, state.id, events)
             await repo.enqueue_events(session, state.id, events, now)
             await repo.remember_key(session, key, {"incident_id": state.id}, now)
-            del loaded
             return Outcome(incident_id=state.id, events=events)
 
         outcome = await self._transaction(work)

@@ -205,12 +205,8 @@ async def insert_incident(
     return loaded
 
 
-async def load(
-    session: AsyncSession, incident_id: int, matrix: Matrix, *, for_update: bool = False
-) -> Loaded:
+async def load(session: AsyncSession, incident_id: int, matrix: Matrix) -> Loaded:
     query = select(m.Incident).where(col(m.Incident.id) == incident_id)
-    if for_update:
-        query = query.with_for_update()
     row = (await session.exec(query)).one_or_none()
     if row is None:
         raise NotFound(f"incident {incident_id}")
