@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,19 +13,56 @@ from epbot.config import ConfigError, Settings, load_settings
 
 Command = Callable[[argparse.Namespace, Settings, TextIO], int]
 
+DATABASE_TIMEOUT = 5.0  # seconds to wait for the database at start-up
+EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+
+
+def _check_database(settings: Settings) -> None:
+    """Raise DatabaseUnreachable unless the database answers within a few seconds."""
+    import asyncio
+
+    from epbot.adapters.db.engine import ping
+
+    asyncio.run(ping(settings.database_url, within=DATABASE_TIMEOUT))
+
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.adapters.db.engine import safe_url
     from epbot.adapters.db.migrate import upgrade
 
+    _check_database(settings)
     upgrade(settings.database_url, args.revision)
-    out.write(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}\n")
+    out.write(f"database at {safe_url(settings.database_url)} is at revision {args.revision}\n")
     return 0
 
 
 def _serve(_args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from epbot.wiring import serve
+    from epbot.config import require_slack
+    from epbot.logs import LogLines, logs_configured_as_json
+    from epbot.wiring import load_library, serve
 
-    return serve(settings, out=out)
+    # The start-up checks, in order: Slack credentials, playbooks, database (serve migrates).
+    require_slack(settings)
+    load_library(settings)
+    _check_database(settings)
+    return serve(settings, out=LogLines() if logs_configured_as_json() else out)
+
+
+def _sandbox(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    import asyncio
+
+    from epbot.sandbox import serve
+
+    if "database_url" in settings.model_fields_set:  # else the sandbox's own SQLite file
+        _check_database(settings)
+    try:
+        asyncio.run(serve(settings, out=out, host=args.host, port=args.port))
+    except KeyboardInterrupt:
+        out.write("epbot sandbox: stopped\n")
+    except OSError as exc:
+        raise ConfigError(f"the sandbox cannot listen: {exc}") from None
+    return 0
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -53,12 +91,6 @@ def _playbooks_show(args: argparse.Namespace, settings: Settings, out: TextIO) -
     )
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epbot", description="Emergency-plan bot for Slack (应急预案机器人)."
@@ -69,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="run the bot (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)"
     )
     serve.set_defaults(run=_serve)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="try epbot in a browser: the real bot in an emulated Slack workspace "
+        "(no Slack app needed)",
+    )
+    sandbox.add_argument("--host", help="address to listen on (default EPBOT_HOST)")
+    sandbox.add_argument("--port", type=int, help="port to listen on (default EPBOT_PORT, 3000)")
+    sandbox.set_defaults(run=_sandbox)
 
     db = sub.add_parser("db", help="database tasks").add_subparsers(
         dest="db_command", required=True
@@ -97,15 +138,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; start-up failures print one line (no traceback) and exit nonzero.
+
+    Exit codes: 2 bad configuration or playbooks, 3 database unreachable.
+    """
+    from epbot.adapters.db.engine import DatabaseUnreachable
+    from epbot.logs import configure_logging
+
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    # The real entry point also routes uncaught exceptions through the redacting handler.
+    configure_logging(settings, install_hooks=argv is None)
+    try:
         run: Command = args.run
         return run(args, settings, out)
     except ConfigError as exc:
-        sys.stderr.write(f"epbot: {exc}\n")
-        return 2
+        return _fail(str(exc), EXIT_CONFIG, settings)
+    except DatabaseUnreachable as exc:
+        return _fail(str(exc), EXIT_DATABASE, settings)
+
+
+def _fail(message: str, code: int, settings: Settings | None = None) -> int:
+    """One message on stderr (a JSON record under JSON logging), secrets removed."""
+    from epbot.logs import RedactSecrets, logs_configured_as_json, secrets_of
+
+    if settings is not None and logs_configured_as_json():
+        logging.getLogger("epbot").critical("%s", message)
+    else:
+        redact = RedactSecrets(secrets_of(settings) if settings else ()).redact
+        sys.stderr.write(f"epbot: {redact(message)}\n")
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

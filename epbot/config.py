@@ -56,9 +56,39 @@ class Settings(BaseSettings):
     incidents_channel: str | None = Field(
         default=None, validation_alias=_env("EPBOT_INCIDENTS_CHANNEL")
     )
+    # Scale-out: how often a process not running the timers tries to take them over
+    # (PostgreSQL advisory lock); at most 10 s keeps takeover after a crash within 15 s.
+    leader_retry_seconds: float = Field(
+        default=3.0, gt=0, le=10, validation_alias=_env("EPBOT_LEADER_RETRY_SECONDS")
+    )
+    # Graceful shutdown (SIGTERM): how long to wait for requests and their work to finish.
+    shutdown_timeout: float = Field(
+        default=20.0, ge=0, le=300, validation_alias=_env("EPBOT_SHUTDOWN_TIMEOUT")
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=_env("EPBOT_LOG_FORMAT")
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_env("EPBOT_LOG_LEVEL")
+    )
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "incidents_channel",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and Kubernetes often pass VAR= for "not set"; an empty app token must not
+        # switch on Socket Mode.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from alembic import command
@@ -12,13 +13,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def migrations_dir() -> Path:
-    """Beside the source tree (editable install), else ./migrations (the container's /app)."""
+    """``$EPBOT_MIGRATIONS_DIR`` if set (the container sets /app/migrations), else beside the
+    source tree (editable install), else ./migrations."""
+    override = os.environ.get("EPBOT_MIGRATIONS_DIR")
+    if override:
+        if (Path(override) / "env.py").is_file():
+            return Path(override)
+        raise FileNotFoundError(f"EPBOT_MIGRATIONS_DIR={override} holds no Alembic env.py")
     for candidate in (MIGRATIONS_DIR, Path.cwd() / "migrations"):
         if (candidate / "env.py").is_file():
             return candidate
     raise FileNotFoundError(
         f"migrations not found at {MIGRATIONS_DIR} or ./migrations: install epbot from its "
-        "source tree (pip install -e .) or run it from a folder that holds migrations/"
+        "source tree (pip install -e .), run it from a folder that holds migrations/, "
+        "or set EPBOT_MIGRATIONS_DIR"
     )
 
 
