@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -14,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from epbot.adapters.clock import SystemClock
 from epbot.adapters.db.engine import make_engine
 from epbot.adapters.db.migrate import upgrade, upgrade_async
+from epbot.adapters.health import Readiness
+from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
+from epbot.adapters.metrics import Metrics
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError
-from epbot.adapters.slack.app import build_app, web_app
+from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, web_app
 from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
 from epbot.adapters.slack.interactions import Interactions
@@ -41,10 +45,17 @@ class Bot:
     delivery: Delivery
     ui: Interactions
     app: Any  # slack_bolt.async_app.AsyncApp
+    leadership: Leadership = field(default_factory=AlwaysLeader)
+    metrics: Metrics | None = None
+    readiness: Readiness | None = None
+    listeners: ListenerWork = field(default_factory=ListenerWork)
 
     def web(self) -> web.Application:
-        """The aiohttp application serving ``POST /slack/events``."""
-        application = web_app(self.app)
+        """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics."""
+        clock = self.service.clock
+        application = web_app(
+            self.app, readiness=self.readiness, metrics=self.metrics, now=clock.now
+        )
 
         async def lifecycle(_app: web.Application) -> Any:
             await self.start()
@@ -56,12 +67,26 @@ class Bot:
 
     async def start(self, *, poll_interval: float = 5.0) -> None:
         self.timers.start()
+        await self.leadership.start()
         self.delivery.start(poll_interval)
         self.delivery.kick()
 
     async def stop(self) -> None:
+        """Finish what is in progress, then stop; what is left waits in the tables.
+
+        By the time this runs the HTTP server no longer accepts requests and the requests
+        in flight have been answered; their after-ack work (listeners) may still run.
+        Outbox rows not yet delivered stay pending, and timers are rows: the next start
+        (here or in another process) carries on from the database.
+        """
+        grace = self.settings.shutdown_timeout
+        if not await self.listeners.wait_idle(grace):
+            log.warning("stopping with %s Slack listener(s) still running", self.listeners.running)
+        await self.timers.shutdown(grace=grace)
+        await self.leadership.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.delivery.wait_idle(), grace)
         await self.delivery.stop()
-        await self.timers.shutdown()
         await self.engine.dispose()
 
 
@@ -88,11 +113,13 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     service = IncidentService(
         engine=engine, clock=clock, playbooks=library, timezone=settings.timezone
     )
+    metrics = Metrics(engine)
     client = SlackClient(
         settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=slack_timeout,
         default_locale=settings.locale,
+        metrics=metrics.slack,
     )
     delivery = Delivery(
         engine=engine,
@@ -110,7 +137,24 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
             delivery.kick()  # what the timers caused goes out at once
         return fired
 
-    timers = SchedulerTimers(tick)
+    def led(leader: bool) -> None:
+        metrics.leader.set(1 if leader else 0)
+        if leader:
+            timers.wake_at(datetime.now(UTC))  # catch up on whatever fell due meanwhile
+
+    leadership: Leadership
+    if engine.dialect.name == "postgresql":
+        leadership = AdvisoryLockLeader(
+            settings.database_url,
+            retry_interval=settings.leader_retry_seconds,
+            on_change=led,
+            on_notify=lambda: timers.wake_at(datetime.now(UTC)),
+        )
+    else:
+        leadership = AlwaysLeader(on_change=led)
+    timers = SchedulerTimers(
+        tick, gate=lambda: leadership.is_leader, elsewhere=leadership.notify
+    )
     service.timers = timers
     ui = Interactions(
         engine=engine,
@@ -122,7 +166,29 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     )
     app = build_app(client=client, signing_secret=settings.slack_signing_secret.get_secret_value())
     register(app, Deps(service=service, ui=ui))
-    return Bot(settings, engine, library, service, timers, client, delivery, ui, app)
+    listeners = ListenerWork()
+    track_listeners(app, listeners)
+    readiness = Readiness(
+        engine=engine,
+        client=client,
+        timers_running=lambda: timers.running,
+        leadership=leadership,
+    )
+    return Bot(
+        settings,
+        engine,
+        library,
+        service,
+        timers,
+        client,
+        delivery,
+        ui,
+        app,
+        leadership=leadership,
+        metrics=metrics,
+        readiness=readiness,
+        listeners=listeners,
+    )
 
 
 async def build(settings: Settings, *, clock: Clock | None = None, slack_timeout: int = 30) -> Bot:
@@ -148,7 +214,17 @@ def serve(settings: Settings, *, out: TextIO) -> int:
     async def application() -> web.Application:
         return compose(settings).web()
 
-    web.run_app(application(), host=settings.host, port=settings.port, print=None)
+    # SIGTERM/SIGINT: stop listening, answer the requests in flight (up to the timeout),
+    # then Bot.stop() via the app's cleanup context; the process then exits 0.
+    web.run_app(
+        application(),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    out.write("epbot: stopped\n")
+    out.flush()
     return 0
 
 

@@ -3,11 +3,15 @@
 One in-memory job ("wake") is moved to the next due time after every change; a slow
 periodic poll also catches timers that another process added to a shared database.
 Nothing is pickled into a job store, so several processes never share jobs.
+
+With several processes every one runs this alarm clock, but only the timer leader
+(``gate``, see adapters/leader.py) ticks; the others skip their alarms until they lead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,10 +32,15 @@ class SchedulerTimers:
         tick: Callable[[], Awaitable[object]],
         *,
         poll_interval: timedelta = timedelta(seconds=15),
+        gate: Callable[[], bool] | None = None,
+        elsewhere: Callable[[], None] | None = None,
     ) -> None:
         self._tick = tick
         self._poll_interval = poll_interval
+        self._gate = gate
+        self._elsewhere = elsewhere  # tells the process that leads the timers
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._ticking: asyncio.Task[None] | None = None
         self.next_wake: datetime | None = None
         self.ticks = 0
 
@@ -53,10 +62,25 @@ class SchedulerTimers:
         )
         self.wake_at(datetime.now(UTC))
 
-    async def shutdown(self) -> None:
-        """Stop ringing; APScheduler 3.11 finishes its shutdown on the event loop."""
+    async def shutdown(self, *, grace: float = 10.0) -> None:
+        """Stop ringing, letting a tick in progress finish (within ``grace`` seconds).
+
+        A tick cut short is harmless, only later: its transaction rolls back and the
+        timer is still unfired in the table for the next start. APScheduler 3.11
+        finishes its own shutdown on the event loop.
+        """
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()  # no new tick; the executor's shutdown would cancel one
+        ticking = self._ticking
+        if ticking is not None and not ticking.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(ticking), grace)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)  # cancels a tick that outlasted ``grace``
+        if ticking is not None and not ticking.done():
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
         for _ in range(100):
             if not self._scheduler.running:
                 return
@@ -65,6 +89,8 @@ class SchedulerTimers:
     def wake_at(self, when: datetime | None) -> None:
         """Move the single wake-up job to ``when``; None removes it."""
         self.next_wake = when
+        if self._elsewhere is not None and self._gate is not None and not self._gate():
+            self._elsewhere()
         if not self._scheduler.running:
             return
         if when is None:
@@ -82,8 +108,13 @@ class SchedulerTimers:
         )
 
     async def _run(self) -> None:
+        if self._gate is not None and not self._gate():
+            return  # another process leads the timers
+        self._ticking = asyncio.current_task()
         try:
             await self._tick()
             self.ticks += 1
         except Exception:  # a failed tick must not kill the alarm clock; the poll retries
             log.exception("timer tick failed; will retry at the next poll")
+        finally:
+            self._ticking = None

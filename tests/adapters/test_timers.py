@@ -57,3 +57,70 @@ async def test_a_failing_tick_does_not_stop_the_clock() -> None:
     finally:
         await timers.shutdown()
     assert calls >= 2
+
+
+async def test_a_process_that_does_not_lead_never_ticks_and_tells_the_leader() -> None:
+    leading = False
+    ticked = asyncio.Event()
+    told = 0
+
+    async def tick() -> None:
+        ticked.set()
+
+    def tell() -> None:
+        nonlocal told
+        told += 1
+
+    timers = SchedulerTimers(
+        tick, poll_interval=timedelta(milliseconds=50), gate=lambda: leading, elsewhere=tell
+    )
+    timers.start()
+    try:
+        timers.wake_at(datetime.now(UTC))
+        await asyncio.sleep(0.3)  # several polls and a wake-up went by
+        assert not ticked.is_set()
+        assert timers.ticks == 0
+        assert told >= 1  # timers changed here: the leader (another process) is told
+        leading = True
+        told_before = told
+        timers.wake_at(datetime.now(UTC))  # as on winning the advisory lock
+        await _wait_for(ticked)
+        assert told == told_before  # the leader does not tell itself
+    finally:
+        await timers.shutdown()
+
+
+async def test_shutdown_lets_a_tick_in_progress_finish() -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(hours=1))
+    timers.start()
+    await _wait_for(started)
+    await timers.shutdown(grace=5)
+    assert finished.is_set()
+    assert not timers.running
+
+
+async def test_shutdown_cuts_a_tick_that_outlasts_the_grace() -> None:
+    started = asyncio.Event()
+    cancelled = False
+
+    async def tick() -> None:
+        nonlocal cancelled
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled = True  # its transaction rolls back: the timer stays unfired
+            raise
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(hours=1))
+    timers.start()
+    await _wait_for(started)
+    await timers.shutdown(grace=0.2)
+    assert cancelled

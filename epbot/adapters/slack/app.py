@@ -2,27 +2,101 @@
 
 ``process_before_response=False``: a listener's ``ack()`` answers Slack at once and the
 rest of the listener (service call, Web API calls) runs after, so the 3-second limit
-holds whatever the database or Slack are doing.
+holds whatever the database or Slack are doing. :class:`ListenerWork` counts that
+after-ack work, so a graceful shutdown can wait for it after the last response went out.
+
+The same port serves ``/healthz`` (alive), ``/readyz`` (ready, with the failing checks)
+and ``/metrics`` (Prometheus).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_listener_completion_handler import (
+    AsyncListenerCompletionHandler,
+)
+from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from epbot.adapters.health import Readiness
+from epbot.adapters.metrics import Metrics
 from epbot.adapters.slack.client import SlackClient
+from epbot.logs import bolt_log_context
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+
+
+class ListenerWork:
+    """How many Bolt listeners are running (most of them after their ack)."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self.running += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self.running = max(0, self.running - 1)
+        if self.running == 0:
+            self._idle.set()
+
+    async def wait_idle(self, grace: float) -> bool:
+        """Wait for every running listener to finish; False when ``grace`` seconds ran out."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        return self._idle.is_set()
+
+
+class _CountStart(AsyncListenerStartHandler):
+    def __init__(self, inner: AsyncListenerStartHandler, work: ListenerWork) -> None:
+        self._inner = inner
+        self._work = work
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        self._work.begin()
+        await self._inner.handle(request=request, response=response)
+
+
+class _CountCompletion(AsyncListenerCompletionHandler):
+    def __init__(self, inner: AsyncListenerCompletionHandler, work: ListenerWork) -> None:
+        self._inner = inner
+        self._work = work
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        try:
+            await self._inner.handle(request=request, response=response)
+        finally:
+            self._work.end()
+
+
+def track_listeners(app: AsyncApp, work: ListenerWork) -> None:
+    """Count every listener run of ``app`` in ``work`` (Bolt brackets each run with these)."""
+    runner = app.listener_runner
+    runner.listener_start_handler = _CountStart(runner.listener_start_handler, work)
+    runner.listener_completion_handler = _CountCompletion(
+        runner.listener_completion_handler, work
+    )
 
 
 class SeenRequests:
@@ -81,12 +155,19 @@ def build_app(*, client: SlackClient, signing_secret: str) -> AsyncApp:
         process_before_response=False,
         ssl_check_enabled=True,
     )
+    app.use(bolt_log_context)  # first, so even a dropped retry is logged with its id
     app.use(dedup_middleware(SeenRequests()))
     return app
 
 
-def web_app(app: AsyncApp) -> web.Application:
-    """aiohttp application serving ``POST /slack/events`` (and a health check)."""
+def web_app(
+    app: AsyncApp,
+    *,
+    readiness: Readiness | None = None,
+    metrics: Metrics | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> web.Application:
+    """aiohttp application serving ``POST /slack/events``, health, readiness and metrics."""
 
     async def events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
@@ -99,5 +180,29 @@ def web_app(app: AsyncApp) -> web.Application:
 
     application = web.Application()
     application.router.add_post(EVENTS_PATH, events)
-    application.router.add_get("/healthz", health)
+    application.router.add_get(HEALTH_PATH, health)
+
+    if readiness is not None:
+        checks = readiness
+
+        async def ready(_request: web.Request) -> web.Response:
+            ok, body = await checks.check()
+            return web.Response(
+                text=json.dumps(body),
+                status=200 if ok else 503,
+                content_type="application/json",
+            )
+
+        application.router.add_get(READY_PATH, ready)
+
+    if metrics is not None:
+        registry = metrics
+
+        async def scrape(_request: web.Request) -> web.Response:
+            text = await registry.render(now=now())
+            return web.Response(
+                body=text, headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
+
+        application.router.add_get(METRICS_PATH, scrape)
     return application

@@ -7,6 +7,7 @@ checked against the code (tests/adapters/slack/test_manifest.py scans this packa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+
+from epbot.adapters.metrics import SlackMetrics
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,27 @@ def _failure(method: str, exc: BaseException) -> CallFailure:
     return CallFailure(method, type(exc).__name__, True)
 
 
+class _RateLimitCounter(AsyncRetryHandler):
+    """First in the retry chain: counts every 429 (retried or not), never retries itself."""
+
+    def __init__(self, metrics: SlackMetrics) -> None:
+        super().__init__(max_retry_count=0)
+        self._metrics = metrics
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,  # noqa: ARG002
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,  # noqa: ARG002
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            method = request.url.rstrip("/").rsplit("/", 1)[-1]
+            self._metrics.rate_limited.labels(method=method).inc()
+        return False
+
+
 class SlackClient:
     """Web API calls epbot makes, each raising :class:`CallFailure` on failure."""
 
@@ -76,8 +103,11 @@ class SlackClient:
         rate_limit_retries: int = 1,
         server_error_retries: int = 1,
         default_locale: str = "zh-CN",
+        metrics: SlackMetrics | None = None,
     ) -> None:
-        handlers: list[AsyncRetryHandler] = [
+        self.metrics = metrics
+        handlers: list[AsyncRetryHandler] = [] if metrics is None else [_RateLimitCounter(metrics)]
+        handlers += [
             AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
             AsyncServerErrorRetryHandler(max_retry_count=server_error_retries),
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
@@ -90,12 +120,26 @@ class SlackClient:
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
 
     async def _run(self, method: str, call: Any) -> dict[str, Any]:
+        started = time.monotonic()
         try:
             response = await call
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-            raise _failure(method, exc) from exc
+            failure = _failure(method, exc)
+            self._observe(method, failure.error, started)
+            raise failure from exc
+        self._observe(method, "ok", started)
         data = response.data
         return data if isinstance(data, dict) else {}
+
+    def _observe(self, method: str, outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(method, outcome, time.monotonic() - started)
+
+    # --- health ------------------------------------------------------------------------
+
+    async def auth_test(self) -> dict[str, Any]:
+        """auth.test: is the token valid and Slack reachable? (readiness)"""
+        return await self._run("auth.test", self.web.auth_test())
 
     # --- messages ----------------------------------------------------------------------
 
