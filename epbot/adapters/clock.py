@@ -1,4 +1,4 @@
-"""Clocks: the system clock, and a fake one that tests and the sandbox move by hand."""
+"""Clocks: the system clock, a fake one tests move by hand, and the sandbox's offset clock."""
 
 from __future__ import annotations
 
@@ -27,3 +27,19 @@ class FakeClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+class OffsetClock:
+    """The system clock plus an offset that only grows: the sandbox fast-forwards it."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("the clock only moves forward")
+        self.offset += delta
+        return self.now()

@@ -43,7 +43,9 @@ def handle_response_url(ws: Workspace, target: ResponseTarget, payload: dict[str
             )
         )
     else:
-        ephemeral = Ephemeral(target.channel_id, target.user_id, ws.next_ts(), text, blocks)
+        # A whisper answering a click in a thread shows in that thread, as in Slack.
+        thread = source.thread_ts if source is not None and source.is_reply else None
+        ephemeral = Ephemeral(target.channel_id, target.user_id, ws.next_ts(), text, blocks, thread)
         ws.ephemerals.append(ephemeral)
         ws.emit(
             "ephemeral_posted",

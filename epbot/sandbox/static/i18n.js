@@ -1,0 +1,131 @@
+// The sandbox page's own texts, in zh-CN and en. The bot's texts come from its templates.
+
+const TEXTS = {
+  "zh-CN": {
+    brand: "epbot 沙盒",
+    actingAs: "当前身份",
+    clock: "沙盒时间",
+    fastForward: "快进",
+    language: "语言",
+    channels: "频道",
+    directMessages: "私信",
+    apps: "应用",
+    home: "主页",
+    messages: "消息",
+    pinned: "已置顶",
+    pinnedBy: "由 {name} 置顶",
+    pinnedItems: "置顶消息",
+    noPins: "此频道没有置顶消息。",
+    thread: "消息列",
+    replies: "{n} 条回复",
+    oneReply: "1 条回复",
+    reply: "回复",
+    replyInThread: "在消息列中回复",
+    close: "关闭",
+    members: "{n} 位成员",
+    onlyYou: "仅你可见",
+    edited: "（已编辑）",
+    app: "应用",
+    messagePlaceholder: "发送消息到 {where}",
+    replyPlaceholder: "回复…",
+    readOnlyApp: "此应用的消息页为只读。可在频道中使用 /incident。",
+    notMember: "你不是此频道的成员，发送消息将加入频道。",
+    commandHint: "斜杠命令",
+    unknownCommand: "{command} 不是有效的命令。本工作区可用：{list}",
+    dispatchFailed: "应用未能处理该请求（HTTP {status}）。",
+    requestFailed: "请求失败：{error}",
+    required: "此项为必填项。",
+    tooShort: "至少需要 {n} 个字符。",
+    tooLong: "最多 {n} 个字符。",
+    choose: "请选择",
+    chooseUser: "选择人员",
+    fired: "时钟已快进 {m} 分钟，触发了 {n} 个定时事项。",
+    offset: "（已快进 {m} 分钟）",
+    homeEmpty: "打开主页后，应用会在这里发布内容。",
+    emptyChannel: "这里还没有消息。",
+    pickChannel: "从左侧选择一个频道。",
+    connectionLost: "与沙盒的连接已断开，正在重连…",
+    confirmDefault: "确定吗？",
+    yes: "确定",
+    no: "取消",
+    cancel: "取消",
+    submit: "提交",
+    image: "图片",
+    send: "发送",
+    you: "（你）",
+    optional: "（可选）",
+  },
+  en: {
+    brand: "epbot sandbox",
+    actingAs: "Acting as",
+    clock: "Sandbox time",
+    fastForward: "Fast-forward",
+    language: "Language",
+    channels: "Channels",
+    directMessages: "Direct messages",
+    apps: "Apps",
+    home: "Home",
+    messages: "Messages",
+    pinned: "Pinned",
+    pinnedBy: "Pinned by {name}",
+    pinnedItems: "Pinned messages",
+    noPins: "Nothing is pinned in this channel.",
+    thread: "Thread",
+    replies: "{n} replies",
+    oneReply: "1 reply",
+    reply: "Reply",
+    replyInThread: "Reply in thread",
+    close: "Close",
+    members: "{n} members",
+    onlyYou: "Only visible to you",
+    edited: "(edited)",
+    app: "APP",
+    messagePlaceholder: "Message {where}",
+    replyPlaceholder: "Reply…",
+    readOnlyApp: "Sending messages to this app has been turned off. Use /incident in a channel.",
+    notMember: "You are not in this channel; sending a message joins it.",
+    commandHint: "Slash commands",
+    unknownCommand: "{command} is not a valid command. In this workspace: {list}",
+    dispatchFailed: "The app did not handle this request (HTTP {status}).",
+    requestFailed: "Request failed: {error}",
+    required: "Please fill out this field.",
+    tooShort: "At least {n} characters.",
+    tooLong: "At most {n} characters.",
+    choose: "Select an item",
+    chooseUser: "Select a person",
+    fired: "The clock moved {m} minutes; {n} timers fired.",
+    offset: "(fast-forwarded {m} min)",
+    homeEmpty: "The app publishes its Home tab here when you open it.",
+    emptyChannel: "No messages here yet.",
+    pickChannel: "Pick a channel on the left.",
+    connectionLost: "Lost the connection to the sandbox; reconnecting…",
+    confirmDefault: "Are you sure?",
+    yes: "Yes",
+    no: "Cancel",
+    cancel: "Cancel",
+    submit: "Submit",
+    image: "Image",
+    send: "Send",
+    you: "(you)",
+    optional: " (optional)",
+  },
+};
+
+let current = "zh-CN";
+
+export function setLocale(locale) {
+  current = TEXTS[locale] ? locale : "en";
+  document.documentElement.lang = current;
+  for (const el of document.querySelectorAll("[data-i18n]")) {
+    el.textContent = t(el.dataset.i18n);
+  }
+}
+
+export function locale() {
+  return current;
+}
+
+export function t(key, vars = {}) {
+  const text = (TEXTS[current] && TEXTS[current][key]) || TEXTS.en[key] || key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : ""));
+}
