@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from epbot.adapters.slack.ids import Action, Callback, parse_value
+from epbot.adapters.slack.interactions import read_assignee, read_reason, required
+from epbot.adapters.slack.render import ASSIGNEE_FIELD
 from epbot.domain.errors import DomainError
 from handlers.deps import Deps
 
@@ -54,6 +56,49 @@ USE_CASES: dict[Action, UseCase] = {
 REASONS: dict[Action, Callback] = {
     Action.APPROVAL_REJECT: Callback.REJECT_REASON,
     Action.ESCALATION_REQUEST: Callback.ESCALATION_REASON,
+    Action.STEP_SKIP: Callback.SKIP_REASON,
+}
+
+# A submitted modal -> one use case: (deps, key, incident, target, actor, answer).
+Submitted = Callable[[Deps, str, int, str, str, str], Awaitable[object]]
+
+
+async def _reject(
+    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
+) -> object:
+    return await deps.service.decide_approval(
+        key=key, incident_id=incident, approval=target, actor=actor, approve=False, reason=reason
+    )
+
+
+async def _escalate(
+    deps: Deps, key: str, incident: int, _target: str, actor: str, reason: str
+) -> object:
+    return await deps.service.request_escalation(
+        key=key, incident_id=incident, actor=actor, reason=reason
+    )
+
+
+async def _skip(
+    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
+) -> object:
+    return await deps.service.skip_step(
+        key=key, incident_id=incident, step=target, actor=actor, reason=reason
+    )
+
+
+async def _reassign(
+    deps: Deps, key: str, incident: int, target: str, actor: str, assignee: str
+) -> object:
+    return await deps.service.reassign_step(
+        key=key, incident_id=incident, step=target, actor=actor, assignee=assignee
+    )
+
+
+SUBMISSIONS: dict[Callback, Submitted] = {
+    Callback.REJECT_REASON: _reject,
+    Callback.ESCALATION_REASON: _escalate,
+    Callback.SKIP_REASON: _skip,
 }
 
 
@@ -78,8 +123,10 @@ def register(app: Any, deps: Deps) -> None:
         app.action(action.value)(_button(deps, use_case))
     for action, callback in REASONS.items():
         app.action(action.value)(_ask_reason(deps, callback))
-    app.view(Callback.REJECT_REASON.value)(_reason_submitted(deps, reject=True))
-    app.view(Callback.ESCALATION_REASON.value)(_reason_submitted(deps, reject=False))
+    for callback, submitted in SUBMISSIONS.items():
+        app.view(callback.value)(_reason_submitted(deps, submitted))
+    app.action(Action.STEP_REASSIGN.value)(_ask_assignee(deps))
+    app.view(Callback.REASSIGN.value)(_assignee_submitted(deps))
 
 
 def _button(deps: Deps, use_case: UseCase) -> Callable[..., Awaitable[None]]:
@@ -98,50 +145,75 @@ def _button(deps: Deps, use_case: UseCase) -> Callable[..., Awaitable[None]]:
     return clicked
 
 
+def _modal_meta(body: dict[str, Any]) -> dict[str, Any]:
+    """What a modal opened by a button must remember: the target and where it was clicked."""
+    user, action_id, value, ts = _clicked(body)
+    incident, target = parse_value(value)
+    return {
+        "incident": incident,
+        "target": target,
+        "channel": (body.get("channel") or {}).get("id"),
+        "key": f"action:{action_id}:{value}:{user}:{ts}",
+    }
+
+
 def _ask_reason(deps: Deps, callback: Callback) -> Callable[..., Awaitable[None]]:
     async def clicked(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        user, action_id, value, ts = _clicked(body)
-        incident, target = parse_value(value)
-        meta = {
-            "incident": incident,
-            "target": target,
-            "channel": (body.get("channel") or {}).get("id"),
-            "key": f"action:{action_id}:{value}:{user}:{ts}",
-        }
         await deps.ui.open_reason(
-            trigger_id=body["trigger_id"], user_id=user, callback_id=callback.value, meta=meta
+            trigger_id=body["trigger_id"],
+            user_id=body["user"]["id"],
+            callback_id=callback.value,
+            meta=_modal_meta(body),
         )
 
     return clicked
 
 
-def _reason_submitted(deps: Deps, *, reject: bool) -> Callable[..., Awaitable[None]]:
+def _ask_assignee(deps: Deps) -> Callable[..., Awaitable[None]]:
+    async def clicked(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await deps.ui.open_reassign(
+            trigger_id=body["trigger_id"], user_id=body["user"]["id"], meta=_modal_meta(body)
+        )
+
+    return clicked
+
+
+async def _submit(
+    deps: Deps, body: dict[str, Any], view: dict[str, Any], use_case: Submitted, answer: str
+) -> None:
+    """Run the modal's use case; a refusal is told to the user where they clicked."""
+    user = body["user"]["id"]
+    meta = json.loads(view.get("private_metadata") or "{}")
+    actor, key = await deps.ui.actor(user), f"view:{view['id']}"
+    try:
+        await use_case(
+            deps, key, int(meta["incident"]), str(meta.get("target") or ""), actor, answer
+        )
+    except DomainError as exc:
+        text = exc.message(await deps.ui.locale(user))
+        await deps.ui.tell(user_id=user, channel=meta.get("channel"), text=text)
+        return
+    deps.ui.after_change()
+
+
+def _reason_submitted(deps: Deps, use_case: Submitted) -> Callable[..., Awaitable[None]]:
     async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        user = body["user"]["id"]
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = (view.get("state") or {}).get("values") or {}
-        reason = str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")
-        actor, key, incident = await deps.ui.actor(user), f"view:{view['id']}", meta["incident"]
-        try:
-            if reject:
-                await deps.service.decide_approval(
-                    key=key,
-                    incident_id=incident,
-                    approval=meta["target"],
-                    actor=actor,
-                    approve=False,
-                    reason=reason,
-                )
-            else:
-                await deps.service.request_escalation(
-                    key=key, incident_id=incident, actor=actor, reason=reason
-                )
-        except DomainError as exc:
-            text = exc.message(await deps.ui.locale(user))
-            await deps.ui.tell(user_id=user, channel=meta.get("channel"), text=text)
+        await _submit(deps, body, view, use_case, read_reason(view))
+
+    return submitted
+
+
+def _assignee_submitted(deps: Deps) -> Callable[..., Awaitable[None]]:
+    async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        picked = read_assignee(view)
+        if picked is None:
+            locale = await deps.ui.locale(body["user"]["id"])
+            await ack(response_action="errors", errors={ASSIGNEE_FIELD: required(locale)})
             return
-        deps.ui.after_change()
+        await ack()
+        await _submit(deps, body, view, _reassign, await deps.ui.actor(picked))
 
     return submitted

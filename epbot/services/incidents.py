@@ -29,6 +29,7 @@ from epbot.domain import incident as dom
 from epbot.domain.audit import ChainProblem, verify_chain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.playbook import Severity
+from epbot.logs import bind, log_context
 from epbot.services.ports import Clock, NoTimers, PlaybookSource, Timers
 
 log = logging.getLogger(__name__)
@@ -142,12 +143,13 @@ class IncidentService:
             events = dom.decide(loaded.state, command, self.clock.now())
             return await self._record(session, loaded, events, key)
 
-        try:
-            outcome = await self._transaction(work)
-        except DomainError as exc:
-            if exc.code in _REFUSALS:
-                await self._log_refusal(incident_id, command, exc)
-            raise
+        with log_context(incident_id=incident_id):
+            try:
+                outcome = await self._transaction(work)
+            except DomainError as exc:
+                if exc.code in _REFUSALS:
+                    await self._log_refusal(incident_id, command, exc)
+                raise
         await self._reschedule()
         return outcome
 
@@ -217,6 +219,7 @@ class IncidentService:
             return Outcome(incident_id=state.id, events=events)
 
         outcome = await self._transaction(work)
+        bind(incident_id=outcome.incident_id)  # what this request logs next is about it
         await self._reschedule()
         return outcome
 
@@ -329,8 +332,9 @@ class IncidentService:
             timer_id=claimed.id, kind=claimed.kind, target=claimed.target, due_at=claimed.due_at
         )
         # The claimed row is no longer "live", so it is not in the loaded state; fire it as is.
-        events = dom.decide(loaded.state, command, now)
-        await self._record(session, loaded, events, None)
+        with log_context(incident_id=claimed.incident_id):
+            events = dom.decide(loaded.state, command, now)
+            await self._record(session, loaded, events, None)
         return claimed
 
     # --- queries -----------------------------------------------------------------------

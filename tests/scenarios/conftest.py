@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,10 +91,14 @@ class Harness:
         async with response:
             return response.status, await response.text()
 
-    async def command(self, text: str, *, user: str = REPORTER) -> tuple[int, str]:
-        url = self.fake.new_response_url(channel_id=self.home.id, user_id=user)
+    async def command(
+        self, text: str, *, user: str = REPORTER, channel: str | None = None
+    ) -> tuple[int, str]:
+        """``/incident <text>`` typed by ``user`` in ``channel`` (default: #general)."""
+        where = channel or self.home.id
+        url = self.fake.new_response_url(channel_id=where, user_id=user)
         return await self.post(
-            slash_command(text=text, user_id=user, channel_id=self.home.id, response_url=url)
+            slash_command(text=text, user_id=user, channel_id=where, response_url=url)
         )
 
     async def submit_report(
@@ -193,23 +197,53 @@ class Harness:
                 out.append(json.dumps(msg.blocks or [], ensure_ascii=False))
         return out
 
-    async def declare(self) -> int:
-        """Open the modal with ``/incident db-crash``, submit it, deliver everything."""
-        status, _ = await self.command("db-crash")
+    async def declare(
+        self,
+        playbook: str = "db-crash",
+        *,
+        drill: bool = False,
+        values: dict[str, Any] | None = None,
+        view_id: str = "V0REPORT1",
+    ) -> int:
+        """Open the modal with ``/incident [drill] <playbook>``, submit it, deliver everything."""
+        before_views = len(self.fake.calls_to("views.open"))
+        before = len(await self.incidents())
+        status, _ = await self.command(f"drill {playbook}" if drill else playbook)
         assert status == 200
-        opened = await self.eventually(lambda: self.fake.calls_to("views.open"))
+        opened = await self.eventually(lambda: self.fake.calls_to("views.open")[before_views:])
         meta = opened[-1].args["view"]["private_metadata"]
-        status, _ = await self.submit_report(metadata=meta)
+        status, _ = await self.submit_report(metadata=meta, values=values, view_id=view_id)
         assert status == 200
-        incidents = await self.eventually(self.incidents)
+        incidents = await self.eventually(
+            lambda: _more_than(self.incidents(), before), within=10.0
+        )
         await self.eventually(self._delivered)
-        assert incidents[0].id is not None
-        return incidents[0].id
+        assert incidents[-1].id is not None
+        return incidents[-1].id
+
+    def slack_id(self, ref: str) -> str:
+        """The Slack user id of a matrix person ref (an id, or an email)."""
+        if "@" not in ref:
+            return ref
+        user = self.fake.workspace.user_by_email(ref)
+        assert user is not None, ref
+        return user.id
+
+    async def incident_row(self, incident_id: int) -> m.Incident:
+        async with self.sessions()() as session:
+            row = await session.get(m.Incident, incident_id)
+        assert row is not None
+        return row
 
     async def _delivered(self) -> bool:
         await self.settle()
         rows = await self.outbox()
         return bool(rows) and all(r.status == "sent" for r in rows)
+
+
+async def _more_than(rows: Awaitable[list[m.Incident]], count: int) -> list[m.Incident] | None:
+    found = await rows
+    return found if len(found) > count else None
 
 
 def seed_workspace(fake: FakeSlack, bot_matrix: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.domain.incident import IncidentState, ReportFields
 from epbot.domain.playbook import STAGE_ORDER, StageId
+from epbot.logs import log_context
 from epbot.services.incidents import incident_number
 from epbot.services.ports import Clock, PlaybookSource
 
@@ -92,7 +94,11 @@ class Delivery:
         if self._task is not None and not self._task.done():
             self._again = True
             return
-        self._task = asyncio.get_running_loop().create_task(self._drain_until_quiet())
+        # A fresh context: delivery is not part of the request that kicked it (its log
+        # fields, such as the Slack request id, must not stick to later deliveries).
+        self._task = asyncio.get_running_loop().create_task(
+            self._drain_until_quiet(), context=contextvars.Context()
+        )
 
     async def _drain_until_quiet(self) -> None:
         while True:
@@ -159,9 +165,13 @@ class Delivery:
                 heads.setdefault(row.ordering_key, row)
         return [r for r in heads.values() if r.next_attempt_at <= now]
 
-    async def _claim(self, row: m.OutboxMessage) -> bool:
-        """Take a lease on the row, so another worker leaves it alone while we send."""
+    async def _claim(self, row: m.OutboxMessage) -> datetime | None:
+        """Take a lease on the row, so another worker leaves it alone while we send.
+
+        The lease is the row's ``next_attempt_at`` moved ahead; its value is our token.
+        """
         now = self.clock.now()
+        until = now + LEASE
         async with self._sessions() as session, session.begin():
             result = await session.exec(
                 sa.update(m.OutboxMessage)
@@ -170,15 +180,45 @@ class Delivery:
                     col(m.OutboxMessage.status) == "pending",
                     col(m.OutboxMessage.next_attempt_at) <= now,
                 )
-                .values(next_attempt_at=now + LEASE)
+                .values(next_attempt_at=until)
             )
-            return bool(result.rowcount == 1)
+            return until if result.rowcount == 1 else None
+
+    async def _keep_lease(self, row_id: int, until: datetime) -> None:
+        """Renew the lease while a slow delivery runs (many calls, each up to its timeout).
+
+        A worker that dies stops renewing, so its row is free again within one ``LEASE``;
+        one that finds another token (it lost the lease) stops renewing.
+        """
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 4)
+            renewed = self.clock.now() + LEASE
+            async with self._sessions() as session, session.begin():
+                result = await session.exec(
+                    sa.update(m.OutboxMessage)
+                    .where(
+                        col(m.OutboxMessage.id) == row_id,
+                        col(m.OutboxMessage.status) == "pending",
+                        col(m.OutboxMessage.next_attempt_at) == until,
+                    )
+                    .values(next_attempt_at=renewed)
+                )
+            if result.rowcount != 1:
+                log.warning("outbox row %s: lease lost while delivering", row_id)
+                return
+            until = renewed
 
     async def _deliver(self, row: m.OutboxMessage) -> bool:
-        if not await self._claim(row):
+        with log_context(incident_id=row.incident_id):
+            return await self._deliver_row(row)
+
+    async def _deliver_row(self, row: m.OutboxMessage) -> bool:
+        until = await self._claim(row)
+        if until is None:
             return False
         assert row.id is not None
         event: dict[str, Any] = json.loads(row.payload)
+        lease = asyncio.create_task(self._keep_lease(row.id, until))
         try:
             if row.incident_id is not None:
                 await self._expand(row.incident_id, row.id, event)
@@ -189,6 +229,10 @@ class Delivery:
             log.exception("delivering outbox row %s (%s) failed", row.id, event.get("kind"))
             await self._failed(row, repr(exc), False, None)
             return False
+        finally:
+            lease.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease
         await self._finish(row.id, status="sent", attempts=row.attempts + 1, error=None)
         return True
 
@@ -301,6 +345,9 @@ class Delivery:
             await handler(self, room, event)
         await self._thread_reply(room, row_id, event)
         await self._refresh(room, event)
+        ending = _ending(event)
+        if ending is not None:
+            await self._closing_report(room, ending)
 
     async def _ensure_room(self, room: _Room) -> None:
         """Channel, topic, pinned card, one checklist per started stage, announcement."""
@@ -310,11 +357,13 @@ class Delivery:
         channel = room.row.channel_id
         assert channel is not None
         ctx = await self._ctx(room)
-        if f"topic:{room.id}" not in room.refs:
+        # The topic names the stage, so it is set again (once) whenever the status moves.
+        topic_key = f"topic:{room.id}:{room.state.status.value}"
+        if topic_key not in room.refs:
             await _best_effort(
                 self.client.set_topic(channel, render.channel_topic(room.state, ctx))
             )
-            await self._remember(room, f"topic:{room.id}", channel, "")
+            await self._remember(room, topic_key, channel, "")
         if f"invite:{room.id}:reporter" not in room.refs:
             reporter = await self.client.user_id(room.state.reporter)
             if reporter is not None:
@@ -452,6 +501,18 @@ class Delivery:
             if posted:
                 await self._remember(room, key, str(posted["channel"]), str(posted["ts"]))
 
+    async def _on_reassigned(self, room: _Room, event: dict[str, Any]) -> None:
+        """The new assignee joins the incident channel, so the thread line reaches them."""
+        person = (event.get("data") or {}).get("to")
+        user = await self.client.user_id(str(person)) if person else None
+        channel = room.row.channel_id
+        if user is None or channel is None:
+            return
+        key = f"invite:{room.id}:{user}"
+        if key not in room.refs:
+            await _best_effort(self.client.invite(channel, [user]))
+            await self._remember(room, key, channel, "")
+
     _KIND_HANDLERS: dict[str, Callable[[Delivery, _Room, dict[str, Any]], Awaitable[None]]] = {
         "paged": _on_paged,
         "page_acknowledged": _on_page_changed,
@@ -460,6 +521,7 @@ class Delivery:
         "approval_decided": _on_approval_changed,
         "approval_expired": _on_approval_changed,
         "broadcast": _on_broadcast,
+        "step_reassigned": _on_reassigned,
     }
 
     async def _thread_reply(self, room: _Room, row_id: int, event: dict[str, Any]) -> None:
@@ -473,6 +535,30 @@ class Delivery:
             thread = self._thread_of(room, event)
             posted = await self.client.post_message(channel, text, thread_ts=thread)
             await self._remember(room, key, channel, str(posted["ts"]))
+
+    async def _closing_report(self, room: _Room, ending: str) -> None:
+        """The closing report in the incident channel; a one-line summary in the announcement
+        channel. Each is remembered, so a retried row posts neither twice."""
+        channel = room.row.channel_id
+        assert channel is not None
+        ctx = await self._ctx(room)
+        key = f"closing:{room.id}:{ending}"
+        if key not in room.refs:
+            async with self._sessions() as session:
+                entries = await repo.timeline(session, room.id)
+            timeline = [
+                {"kind": e.kind, "actor": e.actor, "at": e.at, "data": json.loads(e.payload)}
+                for e in entries
+            ]
+            text, blocks = render.closing_report_message(room.state, room.report, timeline, ctx)
+            posted = await self.client.post_message(channel, text, blocks)
+            await self._remember(room, key, channel, str(posted["ts"]))
+        announce = f"{key}:announce"
+        if self.incidents_channel and announce not in room.refs:
+            text = render.closing_summary(room.state, room.report, ctx)
+            posted = await _best_effort(self.client.post_message(self.incidents_channel, text))
+            where = str(posted["channel"]) if posted else self.incidents_channel
+            await self._remember(room, announce, where, str(posted["ts"]) if posted else "")
 
     def _thread_of(self, room: _Room, event: dict[str, Any]) -> str | None:
         step = event.get("data", {}).get("step")
@@ -503,6 +589,16 @@ class Delivery:
             if ref is not None:
                 text, blocks = render.stage_checklist(room.state, stage_id, ctx)
                 await self.client.update_message(ref.channel, ref.ts, text, blocks)
+
+
+def _ending(event: dict[str, Any]) -> str | None:
+    """``resolved`` / ``cancelled`` / ``closed`` when the event ends the incident, else None."""
+    kind = event.get("kind")
+    if kind in ("resolved", "cancelled"):
+        return str(kind)
+    if kind == "status_changed" and (event.get("data") or {}).get("to") == "closed":
+        return "closed"
+    return None
 
 
 def _started_stages(state: IncidentState) -> list[StageId]:

@@ -17,12 +17,16 @@ class Action(StrEnum):
     APPROVAL_REJECT = "approval.reject"  # value: "<incident>:<approval key>" (opens a reason modal)
     ESCALATION_REQUEST = "escalation.request"  # value: "<incident>"
     INCIDENT_RESOLVE = "incident.resolve"  # value: "<incident>"
+    STEP_SKIP = "step.skip"  # value: "<incident>:<step id>" (commander; opens a reason modal)
+    STEP_REASSIGN = "step.reassign"  # value: "<incident>:<step id>" (opens a user picker)
 
 
 class Callback(StrEnum):
     REPORT = "incident.report"  # the Article 5.1 report modal
     REJECT_REASON = "approval.reject_reason"  # reason for a rejection
     ESCALATION_REASON = "escalation.reason"
+    SKIP_REASON = "step.skip_reason"  # reason for skipping a step
+    REASSIGN = "step.reassign_to"  # the user picker of a reassignment
 
 
 def button_value(incident_id: int, target: str = "") -> str:

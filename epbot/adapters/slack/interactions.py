@@ -126,6 +126,25 @@ def parse_report(
     )
 
 
+def required(locale: str) -> str:
+    """"This field is required", in the user's language."""
+    return INVALID["required"].get(locale)
+
+
+def read_reason(view: dict[str, Any]) -> str:
+    """The text typed into a reason modal (``render.REASON_FIELD``)."""
+    value = field_value((view.get("state") or {}).get("values") or {}, render.REASON_FIELD)
+    return str(value or "")
+
+
+def read_assignee(view: dict[str, Any]) -> str | None:
+    """The Slack user picked in the reassign modal (``render.ASSIGNEE_FIELD``), if any."""
+    values = (view.get("state") or {}).get("values") or {}
+    element = (values.get(render.ASSIGNEE_FIELD) or {}).get(render.ASSIGNEE_FIELD) or {}
+    picked = element.get("selected_user")
+    return str(picked) if picked else None
+
+
 class Interactions:
     """Slack-side helpers for handlers: all Web API calls go through :class:`SlackClient`."""
 
@@ -207,6 +226,31 @@ class Interactions:
         ctx = self.ctx(locale, number=str(meta.get("number", "")))
         title = render.label(locale, f"modal.{callback_id}")
         view = render.reason_modal(callback_id, ctx, title=title, private_metadata=json.dumps(meta))
+        await self.client.open_view(trigger_id, view)
+
+    async def open_reassign(self, *, trigger_id: str, user_id: str, meta: dict[str, Any]) -> None:
+        """The user picker for a step's new assignee, preset to the current one."""
+        locale = await self.locale(user_id)
+        incident_id, step_id = int(meta["incident"]), str(meta["target"])
+        matrix = self.library.current.matrix
+        async with self._sessions() as session:
+            loaded = await repo.load(session, incident_id, matrix)
+        row, state = loaded.row, loaded.state
+        ctx = self.ctx(locale, incident_number(row.year, row.seq, row.drill))
+        step = state.steps.get(step_id)
+        try:
+            title = state.playbook.step(step_id).title.get(ctx.lang)
+        except KeyError:
+            title = step_id
+        current = None
+        if step is not None and step.assignee:
+            try:
+                current = await self.client.user_id(step.assignee)
+            except CallFailure:
+                current = None
+        view = render.reassign_modal(
+            ctx, step_title=title, initial_user=current, private_metadata=json.dumps(meta)
+        )
         await self.client.open_view(trigger_id, view)
 
     async def tell(self, *, user_id: str, channel: str | None, text: str) -> None:

@@ -52,6 +52,7 @@ from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import SEVERITY_NAMES, STAGE_ORDER, Playbook, Severity, StageId, StepKind
 
 __all__ = [
+    "ASSIGNEE_FIELD",
     "REASON_FIELD",
     "REPORT_FIELDS",
     "RenderContext",
@@ -60,6 +61,8 @@ __all__ = [
     "channel_name",
     "channel_topic",
     "closing_report",
+    "closing_report_message",
+    "closing_summary",
     "default_mention",
     "escape",
     "event_text",
@@ -69,6 +72,7 @@ __all__ = [
     "incident_list",
     "page_message",
     "reason_modal",
+    "reassign_modal",
     "report_modal",
     "stage_checklist",
     "unknown_type_text",
@@ -465,6 +469,24 @@ def _step_actionable(step: StepState) -> bool:
     )
 
 
+_MANAGEABLE = frozenset({StepStatus.PENDING, StepStatus.OPEN, StepStatus.AWAITING_APPROVAL})
+
+
+def _step_manageable(state: IncidentState, step: StepState) -> bool:
+    """The commander may skip or reassign a started, unfinished step of an open incident."""
+    return state.is_open and step.status in _MANAGEABLE
+
+
+def _manage_buttons(
+    state: IncidentState, step: StepState, labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    value = ids.button_value(_incident_ref(state), step.step_id)
+    return [
+        _button(labels["btn.skip"], ids.Action.STEP_SKIP, value),
+        _button(labels["btn.reassign"], ids.Action.STEP_REASSIGN, value),
+    ]
+
+
 def stage_checklist(
     state: IncidentState, stage_id: StageId, ctx: RenderContext
 ) -> tuple[str, Blocks]:
@@ -478,10 +500,12 @@ def stage_checklist(
     blocks: Blocks = [head]
     if not steps:
         blocks.append(_context(_call(mod, "empty")))
-    elif 1 + len(steps) <= MAX_MESSAGE_BLOCKS:
+    elif 1 + len(steps) + sum(_step_manageable(state, s) for s in steps) <= MAX_MESSAGE_BLOCKS:
         for s in steps:
             accessory = _step_button(state, s, h.L) if _step_actionable(s) else None
             blocks.append(_section(lines[s.step_id], accessory))
+            if _step_manageable(state, s):
+                blocks.append(_actions(_manage_buttons(state, s, h.L), f"manage:{s.step_id}"))
     else:
         blocks += _compact_checklist(state, steps, lines, h)
     done = sum(s.finished for s in steps)
@@ -492,13 +516,16 @@ def _compact_checklist(
     state: IncidentState, steps: list[StepState], lines: dict[str, str], h: _Helpers
 ) -> Blocks:
     """Too many steps for one block each: steps as lines, buttons grouped in actions blocks."""
+    # Done / on-site buttons first: when not everything fits, skip / reassign go first.
+    primary = [(s, _step_button(state, s, h.L)) for s in steps if _step_actionable(s)]
+    manage = [
+        (s, b) for s in steps if _step_manageable(state, s) for b in _manage_buttons(state, s, h.L)
+    ]
     buttons = []
-    for s in steps:
-        if _step_actionable(s):
-            button = _step_button(state, s, h.L)
-            title = f"{h.step_plain(s.step_id)} — {button['text']['text']}"
-            button["text"] = _plain(title, MAX_BUTTON_TEXT)
-            buttons.append(button)
+    for s, button in primary + manage:
+        title = f"{h.step_plain(s.step_id)} — {button['text']['text']}"
+        button["text"] = _plain(title, MAX_BUTTON_TEXT)
+        buttons.append(button)
     button_blocks = [
         _actions(buttons[i : i + MAX_ACTIONS]) for i in range(0, len(buttons), MAX_ACTIONS)
     ]
@@ -741,6 +768,37 @@ def reason_modal(
     }
 
 
+ASSIGNEE_FIELD = "assignee"
+
+
+def reassign_modal(
+    ctx: RenderContext, *, step_title: str, initial_user: str | None, private_metadata: str
+) -> dict[str, Any]:
+    """A user picker for a step's new assignee; input ``ASSIGNEE_FIELD`` (``selected_user``)."""
+    L = _labels(ctx.lang)
+    element: dict[str, Any] = {"type": "users_select", "action_id": ASSIGNEE_FIELD}
+    if initial_user:
+        element["initial_user"] = initial_user
+    return {
+        "type": "modal",
+        "callback_id": ids.Callback.REASSIGN.value,
+        "title": _plain(L["modal.step.reassign_to"], MAX_VIEW_TITLE),
+        "submit": _plain(L["modal.save"], MAX_VIEW_TITLE),
+        "close": _plain(L["modal.cancel"], MAX_VIEW_TITLE),
+        "private_metadata": private_metadata,
+        "blocks": [
+            _context(escape(ctx.number)),
+            _section(f"*{escape(step_title)}*"),
+            {
+                "type": "input",
+                "block_id": ASSIGNEE_FIELD,
+                "label": _plain(L["field.assignee"], 2000),
+                "element": element,
+            },
+        ],
+    }
+
+
 def home_view(
     *,
     steps: Sequence[tuple[str, str, StepState]],
@@ -906,6 +964,35 @@ def closing_report(
         late=[s for s in steps if s.status is StepStatus.DONE and not _on_time(s)],
         approvals=list(state.approvals.values()),
         pages=state.pages,
+    )
+
+
+def closing_report_message(
+    state: IncidentState,
+    report: ReportFields,
+    timeline: Sequence[dict[str, Any]],
+    ctx: RenderContext,
+) -> tuple[str, Blocks]:
+    """The closing report as a message: its heading as the fallback, the body in sections."""
+    text = closing_report(state, report, timeline, ctx)
+    lines = text.splitlines()
+    sections = [_section(c) for c in _chunk_lines(lines)]
+    if len(sections) > MAX_MESSAGE_BLOCKS:
+        sections = sections[: MAX_MESSAGE_BLOCKS - 1] + [_context(_labels(ctx.lang)["more_steps"])]
+    return _fallback(lines[0] if lines else text), sections
+
+
+def closing_summary(state: IncidentState, report: ReportFields, ctx: RenderContext) -> str:
+    """One line for the announcement channel when an incident ends, with a channel link."""
+    h = _Helpers(state, ctx)
+    ended = state.resolved_at or state.cancelled_at or state.closed_at
+    return _render(
+        "closing_summary",
+        h,
+        state=state,
+        report=report,
+        elapsed=(ended - state.declared_at).total_seconds() if ended else None,
+        link=channel_link(ctx.channel_id),
     )
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
+import pytest
+
+from epbot.adapters.slack import delivery as delivery_module
+from epbot.adapters.slack.delivery import Delivery
 from tests.scenarios import conftest as e2e
 from tests.scenarios.conftest import Harness
 
@@ -86,3 +91,64 @@ async def test_rate_limits_are_honoured_and_retried(harness: Harness) -> None:
     await _assert_in_order_once(harness, incident_id)
     kinds = [json.loads(r.payload)["kind"] for r in await harness.outbox()]
     assert kinds[0] == "declared"
+
+
+async def test_a_slow_delivery_keeps_its_lease_so_no_other_worker_sends_twice(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short lease, and a first call that hangs until the client gives up (2 s here):
+    # the worker renews its lease meanwhile, so a second worker over the same database
+    # finds nothing to claim even after the first lease would have run out.
+    monkeypatch.setattr(delivery_module, "LEASE", timedelta(seconds=0.4))
+    harness.fake.inject_failure("conversations.create", status="timeout", times=1)
+    status, _ = await harness.submit_report(view_id="V0LEASE")
+    assert status == 200
+    await harness.eventually(lambda: harness.fake.calls_to("conversations.create"))
+    first = harness.bot.delivery
+    second = Delivery(
+        engine=harness.bot.engine,
+        client=first.client,
+        playbooks=first.playbooks,
+        clock=first.clock,
+        locale=first.locale,
+        tz=first.tz,
+        incidents_channel=first.incidents_channel,
+    )
+    for _ in range(6):  # 1.8 s of the fake clock: four lease lengths
+        harness.clock.advance(timedelta(seconds=0.3))
+        await asyncio.sleep(0.15)
+        assert await second.drain() == 0
+    assert len(harness.fake.calls_to("conversations.create")) == 1
+    # The hung call fails, the row backs off, and everything is delivered, the channel once.
+    await harness.bot.delivery.wait_idle()
+    await _deliver_all(harness)
+    created = [c for c in harness.fake.calls_to("conversations.create") if c.ok]
+    assert len(created) == 1
+    assert len(harness.fake.workspace.pins) == 1
+
+
+async def test_delivery_logs_carry_the_incident_id(harness: Harness) -> None:
+    import logging
+
+    from epbot.logs import ContextFilter, JsonFormatter
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("epbot.adapters.slack.delivery")
+    logger.addHandler(handler)
+    try:
+        harness.fake.inject_failure("conversations.create", status=500, times=2)  # one retry inline
+        incident_id = await _submit(harness)
+        await harness.settle()
+    finally:
+        logger.removeHandler(handler)
+    records = [json.loads(line) for line in lines]
+    retry = next(r for r in records if "retry in" in r["message"])
+    assert retry["incident_id"] == str(incident_id)

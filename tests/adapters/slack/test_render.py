@@ -215,10 +215,18 @@ def test_stage_checklist_for_every_stage(library: PlaybookSet, locale: str) -> N
         for stage_id in STAGE_ORDER:
             _, blocks = r.stage_checklist(state, stage_id, context(locale))
             check_blocks(blocks)
+            manage = (ids.Action.STEP_SKIP, ids.Action.STEP_REASSIGN)
             for button in buttons(blocks):
                 incident, step_id = ids.parse_value(button["value"])
                 assert incident == 42
                 step = state.steps[step_id]
+                if button["action_id"] in manage:
+                    assert step.status in (
+                        dom.StepStatus.PENDING,
+                        dom.StepStatus.OPEN,
+                        dom.StepStatus.AWAITING_APPROVAL,
+                    )
+                    continue
                 assert step.status is dom.StepStatus.OPEN
                 expected = (
                     ids.Action.STEP_CHECKIN
@@ -226,6 +234,44 @@ def test_stage_checklist_for_every_stage(library: PlaybookSet, locale: str) -> N
                     else ids.Action.STEP_DONE
                 )
                 assert button["action_id"] == expected
+            started = [
+                s
+                for s in state.steps.values()
+                if s.stage_id is stage_id
+                and s.status
+                in (dom.StepStatus.PENDING, dom.StepStatus.OPEN, dom.StepStatus.AWAITING_APPROVAL)
+            ]
+            skips = {
+                ids.parse_value(b["value"])[1]
+                for b in buttons(blocks)
+                if b["action_id"] == ids.Action.STEP_SKIP
+            }
+            assert skips == {s.step_id for s in started}
+
+
+def test_no_skip_or_reassign_once_the_incident_ended(library: PlaybookSet) -> None:
+    state, _ = declare(library)
+    _, blocks = r.stage_checklist(state, StageId.REPORT, context())
+    assert any(b["action_id"] == ids.Action.STEP_SKIP for b in buttons(blocks))
+    state.status = dom.Status.CANCELLED
+    _, blocks = r.stage_checklist(state, StageId.REPORT, context())
+    assert not [b for b in buttons(blocks) if b["action_id"] != ids.Action.STEP_DONE]
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_reassign_modal(locale: str) -> None:
+    view = r.reassign_modal(
+        context(locale), step_title="<b>", initial_user="U1", private_metadata="{}"
+    )
+    assert view["callback_id"] == ids.Callback.REASSIGN
+    [picker] = [b for b in view["blocks"] if b.get("block_id") == r.ASSIGNEE_FIELD]
+    assert picker["element"] == {
+        "type": "users_select",
+        "action_id": r.ASSIGNEE_FIELD,
+        "initial_user": "U1",
+    }
+    assert "&lt;b&gt;" in json.dumps(view)
+    check_view(view)
 
 
 def test_checkin_button_and_approval_marker(library: PlaybookSet) -> None:
@@ -299,7 +345,8 @@ def test_checklist_compacts_a_stage_with_too_many_steps(library: PlaybookSet) ->
             if s.stage_id is StageId.REPORT and s.status is dom.StepStatus.OPEN
         ]
         assert len(open_steps) > 80
-        assert len(buttons(blocks)) == len(open_steps)
+        done = [b for b in buttons(blocks) if b["action_id"] == ids.Action.STEP_DONE]
+        assert len(done) == len(open_steps)
 
 
 # --- pages and approvals ------------------------------------------------------------------
