@@ -6,12 +6,14 @@ from typing import Any
 
 from handlers import actions, commands, home, report
 from handlers.deps import Deps
+from handlers.guard import GuardedApp
 
 
 def register(app: Any, deps: Deps) -> None:
     """Attach every listener to a Bolt ``AsyncApp``."""
+    guarded = GuardedApp(app, deps)
     for module in (commands, report, actions, home):
-        module.register(app, deps)
+        module.register(guarded, deps)
 
 
 __all__ = ["Deps", "register"]

@@ -82,3 +82,20 @@ async def test_email_people_are_paged_by_their_slack_id(harness: Harness) -> Non
     assert user is not None
     assert REPORTER in ws.users
     assert (await harness.bot.ui.actor(user.id)) == "pm.backup@inspur-vendor.example.com"
+
+
+async def test_a_failure_after_ack_is_told_to_the_user_and_the_ack_stands(
+    harness: Harness,
+) -> None:
+    # views.open fails after the command was acknowledged: Slack still gets its 200, and
+    # the reporter learns privately that it did not go through (instead of silence).
+    harness.fake.inject_failure("views.open", status="expired_trigger_id")
+    status, _ = await harness.command("db-crash")
+    assert status == 200
+    [reply] = await harness.eventually(lambda: harness.fake.calls_to("response_url"))
+    assert reply.args.get("response_type") == "ephemeral"
+    assert "may not have gone through" in reply.args["text"]  # the reporter's locale is en-US
+    assert await harness.incidents() == []
+    status, _ = await harness.command("db-crash")  # the next try works
+    assert status == 200
+    await harness.eventually(lambda: harness.fake.calls_to("views.open"))
