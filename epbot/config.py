@@ -85,6 +85,17 @@ class Settings(BaseSettings):
         # switch on Socket Mode.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # A bot token here makes Slack refuse every connection, retried forever: say so now.
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                "must be an app-level token (xapp-..., scope connections:write) "
+                "for Socket Mode; leave it unset to serve HTTP"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level(cls, value: object) -> object:

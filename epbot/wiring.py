@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -235,9 +236,18 @@ async def _socket_mode(settings: Settings) -> None:
     bot = compose(settings)
     await bot.start()
     handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+    # SIGTERM/SIGINT (a container stop): close the socket, then stop the bot cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await handler.start_async()  # type: ignore[no-untyped-call]
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        await stop.wait()
     finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         with contextlib.suppress(Exception):
             await handler.close_async()  # type: ignore[no-untyped-call]
         await bot.stop()

@@ -24,6 +24,7 @@ from epbot.fakeslack.handlers import HANDLERS, Ctx
 from epbot.fakeslack.ratelimit import Clock, RateLimiter
 from epbot.fakeslack.reference import Reference
 from epbot.fakeslack.responses import ResponseTarget, handle_response_url
+from epbot.fakeslack.socket_mode import APP_LEVEL_METHODS, SocketMode
 from epbot.fakeslack.workspace import Event, Workspace
 
 Json = dict[str, Any]
@@ -100,14 +101,15 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._base = ""
         self.workspace.listeners.append(self._publish)
+        self.socket = SocketMode(base=lambda: self._base)  # Socket Mode: apps.connections.open
+        self._handlers = {**HANDLERS, **self.socket.handlers()}
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (0 = a free port)."""
         app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._handle_api)
-        app.router.add_post("/response/{response_id}", self._handle_response_url)
+        self.add_routes(app)
         self._closing.clear()
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -115,6 +117,25 @@ class FakeSlack:
         await site.start()
         bound_port = self._runner.addresses[0][1]
         self._base = f"http://{host}:{bound_port}"
+
+    def add_routes(self, app: web.Application) -> None:
+        """Serve ``/api/{method}`` and ``/response/{id}`` from ``app`` (not yet started)."""
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{response_id}", self._handle_response_url)
+        self.socket.add_routes(app)
+
+    def mount(self, app: web.Application, base: str) -> None:
+        """Serve from another server's ``app``, reachable at ``base`` (``http://host:port``).
+
+        That server's owner starts and stops it; :meth:`close` releases hung calls.
+        """
+        self.add_routes(app)
+        self._closing.clear()
+        self._base = base.rstrip("/")
+
+    def close(self) -> None:
+        """Release calls hung by an injected timeout (the server itself is stopped elsewhere)."""
+        self._closing.set()
 
     async def stop(self) -> None:
         """Stop listening; calls hung by an injected timeout are released first."""
@@ -188,6 +209,7 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         args, token = await _read_args(request)
+        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
         failure = self._take_failure(method)
         if failure is not None and failure.kind == "timeout":
             self._record(method, args, NO_ANSWER, {"ok": False, "error": "timeout"})
@@ -195,7 +217,9 @@ class FakeSlack:
                 await asyncio.wait_for(self._closing.wait(), self.hang_seconds)
             return web.json_response({"ok": False, "error": "timeout"}, status=504)
         answer = (
-            _failure_answer(failure) if failure is not None else self._answer(method, args, token)
+            _failure_answer(failure)
+            if failure is not None
+            else self._answer(method, args, token, bearer=bearer)
         )
         self._record(method, args, answer.status, answer.body)
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
@@ -221,22 +245,23 @@ class FakeSlack:
                 return failure
         return None
 
-    def _answer(self, method: str, args: Args, token: str | None) -> _Answer:
+    def _answer(self, method: str, args: Args, token: str | None, *, bearer: bool) -> _Answer:
         ref = self.reference.get(method)
         if ref is None:
             return _Answer(200, {"ok": False, "error": "unknown_method", "req_method": method})
         if ref.needs_token:
             if not token:
                 return _Answer(200, {"ok": False, "error": "not_authed"})
-            if token not in self.valid_tokens:
-                return _Answer(200, {"ok": False, "error": "invalid_auth"})
+            refused = self._token_error(method, token, bearer=bearer)
+            if refused is not None:
+                return _Answer(200, {"ok": False, "error": refused})
         channel = get_str(args, "channel") or None
         retry_after = self.limiter.hit(method, ref.rate_tier, channel=channel)
         if retry_after is not None:
             return _Answer(
                 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
             )
-        handler = HANDLERS.get(method)
+        handler = self._handlers.get(method)
         if handler is None:
             return _Answer(200, {"ok": False, "error": "not_implemented_in_fake"})
         try:
@@ -247,6 +272,11 @@ class FakeSlack:
         except SlackError as error:
             return _Answer(error.status, error.body())
         return _Answer(200, body)
+
+    def _token_error(self, method: str, token: str, *, bearer: bool) -> str | None:
+        if method in APP_LEVEL_METHODS:
+            return self.socket.token_error(token, bearer=bearer, bot_tokens=self.valid_tokens)
+        return None if token in self.valid_tokens else "invalid_auth"
 
 
 def _failure_answer(failure: _Failure) -> _Answer:

@@ -81,6 +81,18 @@ def test_missing_slack_credentials_stop_serve(tmp_path: Path) -> None:
     assert "SLACK_SIGNING_SECRET" in _one_message(result)
 
 
+def test_a_bot_token_as_app_token_stops_serve(tmp_path: Path) -> None:
+    # A common mistake: SLACK_APP_TOKEN set to the xoxb token (Slack would refuse every
+    # Socket Mode connection, retried forever).
+    env = {**_base_env(tmp_path), "SLACK_APP_TOKEN": BOT_TOKEN}
+    result = _epbot(tmp_path, env, "serve")
+    assert result.returncode == 2
+    message = _one_message(result)
+    assert "SLACK_APP_TOKEN" in message
+    assert "xapp-" in message
+    assert BOT_TOKEN not in message
+
+
 def test_invalid_playbooks_stop_serve(tmp_path: Path) -> None:
     playbooks = tmp_path / "playbooks"
     playbooks.mkdir()
