@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from epbot.adapters.db import models as m
 from epbot.adapters.db.types import UTCDateTime
 from epbot.domain.incident import StepStatus, TimerKind
+from epbot.services.incidents import TIMER_ATTEMPTS
 
 # Seconds: a page should be acknowledged within minutes; a timer should fire within seconds.
 ACK_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
@@ -140,6 +141,7 @@ class Figures:
     lateness: dict[str, list[float]] = field(default_factory=dict)  # timer kind -> seconds
     timers_pending: int = 0
     timers_overdue: int = 0
+    timers_set_aside: int = 0
     outbox: Counter[str] = field(default_factory=Counter)
     outbox_oldest_pending_seconds: float = 0.0
 
@@ -212,6 +214,13 @@ class Figures:
                 value=self.timers_overdue,
             )
         )
+        out.append(
+            GaugeMetricFamily(
+                "epbot_timers_set_aside",
+                "Timers set aside after failing to fire repeatedly (see timer.last_error)",
+                value=self.timers_set_aside,
+            )
+        )
 
         outbox = GaugeMetricFamily(
             "epbot_outbox_messages", "Outbox rows by status (pending = depth)", labels=["status"]
@@ -273,11 +282,14 @@ async def read_figures(engine: AsyncEngine, now: datetime) -> Figures:
             ):
                 figures.steps_overdue_open += 1
 
-        for kind, due_at, fired_at, cancelled in await conn.execute(
-            sa.select(t.c.kind, t.c.due_at, t.c.fired_at, t.c.cancelled)
+        for kind, due_at, fired_at, cancelled, attempts in await conn.execute(
+            sa.select(t.c.kind, t.c.due_at, t.c.fired_at, t.c.cancelled, t.c.attempts)
         ):
             due, fired = utc(due_at), utc(fired_at)
             if cancelled or due is None:
+                continue
+            if fired is not None and attempts >= TIMER_ATTEMPTS:
+                figures.timers_set_aside += 1  # kept failing: never fired, not lateness
                 continue
             if fired is None:
                 figures.timers_pending += 1

@@ -10,6 +10,7 @@ the other told who decided.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -33,6 +34,8 @@ from epbot.logs import bind, log_context
 from epbot.services.ports import Clock, NoTimers, PlaybookSource, Timers
 
 log = logging.getLogger(__name__)
+
+TIMER_ATTEMPTS = 3  # failed firings (one per tick) before a timer is set aside
 T = TypeVar("T")
 _RETRIES = 8
 _REFUSALS = {
@@ -312,21 +315,53 @@ class IncidentService:
         )
 
     async def tick(self, *, now: datetime | None = None, limit: int = 10_000) -> int:
-        """Fire every timer due by ``now`` (default: the clock), each exactly once."""
+        """Fire every timer due by ``now`` (default: the clock), each exactly once.
+
+        A timer whose firing raises is rolled back (it stays due), skipped for the rest of
+        this tick so the others still fire, and set aside after ``TIMER_ATTEMPTS`` ticks.
+        """
         at = now or self.clock.now()
         fired = 0
+        failed: set[int] = set()
         while fired < limit:
-            claimed = await self._transaction(lambda session: self._fire_one(session, at))
+            firing: list[int] = []  # what the attempt claimed (rolled back if it raised)
+            try:
+                claimed = await self._transaction(
+                    functools.partial(self._fire_one, now=at, skip=failed, firing=firing)
+                )
+            except Exception as exc:
+                if not firing:  # the claim itself failed (database down): the caller retries
+                    raise
+                await self._timer_failed(firing[-1], exc, at)
+                failed.add(firing[-1])
+                continue
             if claimed is None:
                 break
             fired += 1
         await self._reschedule()
         return fired
 
-    async def _fire_one(self, session: AsyncSession, now: datetime) -> repo.ClaimedTimer | None:
-        claimed = await repo.claim_due_timer(session, now, self.holder)
+    async def _timer_failed(self, timer_id: int, exc: Exception, now: datetime) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+
+        async def work(session: AsyncSession) -> bool:
+            return await repo.record_timer_failure(
+                session, timer_id, error=error, now=now, holder=self.holder, give_up=TIMER_ATTEMPTS
+            )
+
+        set_aside = await self._transaction(work)
+        if set_aside:
+            log.error("timer %s set aside after %s failures: %s", timer_id, TIMER_ATTEMPTS, error)
+        else:
+            log.warning("timer %s failed to fire; retried next tick: %s", timer_id, error)
+
+    async def _fire_one(
+        self, session: AsyncSession, *, now: datetime, skip: set[int], firing: list[int]
+    ) -> repo.ClaimedTimer | None:
+        claimed = await repo.claim_due_timer(session, now, self.holder, skip=skip)
         if claimed is None:
             return None
+        firing.append(claimed.id)
         loaded = await repo.load(session, claimed.incident_id, self.playbooks.current.matrix)
         command = dom.FireTimer(
             timer_id=claimed.id, kind=claimed.kind, target=claimed.target, due_at=claimed.due_at

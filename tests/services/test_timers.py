@@ -15,6 +15,7 @@ from epbot.adapters.clock import FakeClock
 from epbot.adapters.db import models as m
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
+from epbot.adapters.metrics import Metrics
 from epbot.domain.errors import DomainError
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import key, report
@@ -160,3 +161,52 @@ async def test_acks_racing_ticks_on_postgres_are_retried_not_lost(
         assert state.commander == "U01EOF0001"
         assert (await setup.verify_audit(iid))[1] is None
     assert await duplicated_reminders(setup, ids) == []
+
+
+async def test_a_timer_that_keeps_failing_is_set_aside_and_blocks_no_other(
+    database_url: str, make_service, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = make_service(holder="ticker")
+    [broken, healthy] = await declare_many(service, 2)  # system-fault, db-crash
+    # The broken incident's row is damaged (a severity no code knows): loading it raises, so
+    # each of its timers fails to fire. Before, the first such timer stopped every tick.
+    sessions = make_sessionmaker(service._engine)
+    async with sessions() as session, session.begin():
+        incident = await session.get(m.Incident, broken)
+        assert incident is not None
+        incident.severity = "IX"
+        session.add(incident)
+    clock.advance(timedelta(minutes=20))
+
+    def due(rows: list[dict], iid: int) -> list[dict]:
+        return [
+            r
+            for r in rows
+            if r["incident_id"] == iid
+            and r["fired_at"] is None
+            and not r["cancelled"]
+            and r["due_at"] <= clock.now()
+        ]
+
+    assert due(await timer_rows(service._engine), broken)
+    assert due(await timer_rows(service._engine), healthy)
+    for attempt in range(1, 4):
+        await service.tick()  # does not raise
+        rows = await timer_rows(service._engine)
+        assert due(rows, healthy) == []  # the healthy incident's timers all fired
+        broken_rows = [r for r in rows if r["incident_id"] == broken and r["attempts"]]
+        assert broken_rows
+        assert all(r["attempts"] == attempt for r in broken_rows)
+        assert all(r["last_error"] for r in broken_rows)
+    # After three failed ticks the broken timers are set aside: fired_at set, error kept,
+    # and a fourth tick has nothing left to fire or fail.
+    rows = await timer_rows(service._engine)
+    assert due(rows, broken) == []
+    assert all(
+        r["fired_at"] is not None for r in rows if r["incident_id"] == broken and r["attempts"]
+    )
+    assert "set aside after 3 failures" in caplog.text
+    assert await service.tick() == 0
+    set_aside = [r for r in rows if r["incident_id"] == broken and r["attempts"] >= 3]
+    text = (await Metrics(service._engine).render(now=clock.now())).decode()
+    assert f"epbot_timers_set_aside {float(len(set_aside))}" in text

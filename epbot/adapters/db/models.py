@@ -188,6 +188,10 @@ class Timer(SQLModel, table=True):
     fired_at: datetime | None = _ts()
     cancelled: bool = False
     claimed_by: str | None = Field(default=None, max_length=64)
+    # Firing failures: a timer whose effect keeps raising is retried at later ticks and set
+    # aside (fired_at set, last_error kept) after a few, so it cannot block the others.
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
 
 
 class TimelineEvent(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -410,7 +410,9 @@ class ClaimedTimer:
     due_at: datetime
 
 
-async def claim_due_timer(session: AsyncSession, now: datetime, holder: str) -> ClaimedTimer | None:
+async def claim_due_timer(
+    session: AsyncSession, now: datetime, holder: str, *, skip: Collection[int] = ()
+) -> ClaimedTimer | None:
     """Mark the earliest due, unfired timer as fired by ``holder`` and return it.
 
     The claim commits with the caller's transaction, together with what the timer did, so
@@ -425,6 +427,7 @@ async def claim_due_timer(session: AsyncSession, now: datetime, holder: str) -> 
             col(m.Timer.fired_at).is_(None),
             col(m.Timer.cancelled).is_(False),
             col(m.Timer.due_at) <= now,
+            col(m.Timer.id).not_in(list(skip)) if skip else sa.true(),
         )
         .order_by(col(m.Timer.due_at), col(m.Timer.id))
         .limit(1)
@@ -452,6 +455,25 @@ async def claim_due_timer(session: AsyncSession, now: datetime, holder: str) -> 
     return ClaimedTimer(
         id=found[0], incident_id=found[1], kind=TimerKind(found[2]), target=found[3], due_at=due_at
     )
+
+
+async def record_timer_failure(
+    session: AsyncSession, timer_id: int, *, error: str, now: datetime, holder: str, give_up: int
+) -> bool:
+    """Count a failed firing; after ``give_up`` failures set the timer aside (True).
+
+    A set-aside timer has ``fired_at`` and ``last_error``: it no longer blocks or retries.
+    """
+    timer = await session.get(m.Timer, timer_id)
+    if timer is None or timer.fired_at is not None:
+        return False
+    timer.attempts += 1
+    timer.last_error = error[:2000]
+    if timer.attempts >= give_up:
+        timer.fired_at = now
+        timer.claimed_by = holder
+    session.add(timer)
+    return timer.fired_at is not None
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
