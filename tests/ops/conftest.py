@@ -287,21 +287,6 @@ def note(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-async def eventually(check: Callable[[], Any], within: float = 20.0, step: float = 0.05) -> Any:
-    """Poll ``check()`` (sync or async) until truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {check}")
-        await asyncio.sleep(step)
-
-
 @pytest.fixture
 async def ops_harness(database_url: str) -> AsyncIterator[Any]:
     """The scenario harness (in process, FakeClock), with /readyz and /metrics served too."""

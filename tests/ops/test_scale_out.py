@@ -37,12 +37,12 @@ from tests.ops.conftest import (
     BotProcess,
     SlowSlack,
     bot_env,
-    eventually,
     free_port,
     note,
     write_playbooks,
 )
 from tests.scenarios.conftest import REPORTER, report_values
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 

@@ -22,8 +22,9 @@ from epbot.adapters.db import models as m
 from epbot.adapters.db.engine import make_engine, make_sessionmaker
 from epbot.adapters.slack.ids import Callback
 from epbot.fakeslack.signing import view_submission
-from tests.ops.conftest import BotProcess, SlowSlack, bot_env, eventually, note, write_playbooks
+from tests.ops.conftest import BotProcess, SlowSlack, bot_env, note, write_playbooks
 from tests.scenarios.conftest import REPORTER, report_values
+from tests.waiting import eventually
 
 
 async def _rows(url: str) -> tuple[list[m.Incident], list[m.OutboxMessage], list[m.Timer]]:

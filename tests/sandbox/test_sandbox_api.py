@@ -17,6 +17,7 @@ from epbot.config import Settings
 from epbot.fakeslack.signing import post_signed, slash_command
 from epbot.sandbox import COMMANDS, Sandbox, sandbox_settings
 from tests.sandbox.conftest import ROOT
+from tests.waiting import eventually
 
 REPORTER = "U01UIT0001"
 
@@ -37,19 +38,6 @@ async def state(sandbox: Sandbox, **query: str) -> dict[str, Any]:
         assert response.status == 200
         data: dict[str, Any] = await response.json()
         return data
-
-
-async def eventually(check: Any, within: float = 10.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert loop.time() < deadline, f"timed out waiting for {check}"
-        await asyncio.sleep(0.02)
 
 
 def general(sandbox: Sandbox) -> str:

@@ -7,7 +7,6 @@ sleeps for a deadline, it only waits (briefly) for the bot's after-ack work to f
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from epbot.fakeslack.signing import (
     view_submission,
 )
 from epbot.wiring import Bot, build
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -146,17 +146,7 @@ class Harness:
 
     async def eventually(self, check: Callable[[], Any], within: float = 10.0) -> Any:
         """Wait for the bot's after-ack work to make ``check()`` truthy."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return result
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out waiting for {check}")
-            await asyncio.sleep(0.02)
+        return await eventually(check, within)
 
     async def settle(self) -> None:
         """Deliver every outbox row that is due now."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from tests.scenarios.conftest import (
     report_values,
     seed_workspace,
 )
+from tests.waiting import eventually
 
 COMMANDER = "U01EOF0001"  # emergency-office, first in the matrix
 
@@ -84,21 +85,6 @@ class SocketBot:
     async def ref(self, key: str) -> m.MessageRef | None:
         async with make_sessionmaker(self.engine)() as session:
             return await session.get(m.MessageRef, key)
-
-
-async def eventually(check: Callable[[], Awaitable[Any] | Any], within: float = 15.0) -> Any:
-    """Wait for the bot's after-ack work to make ``check()`` truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {check}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
