@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from epbot.adapters.slack.ids import Action
 from epbot.domain.incident import FINISHED_STEP, Status, StepStatus
 from tests.scenarios.conftest import REPORTER, Harness, report_values
-from tests.scenarios.test_incident_flow import COMMANDER, LEADER, _click_until
+from tests.scenarios.test_incident_flow import (
+    COMMANDER,
+    LEADER,
+    declare_acked,
+    request_leadership_approval,
+)
 
 
 async def _replies(harness: Harness, before: int) -> list[Any]:
@@ -212,31 +216,8 @@ async def test_unknown_type_names_the_closest_match(harness: Harness) -> None:
 
 
 async def test_home_shows_my_open_steps_and_pending_approvals(harness: Harness) -> None:
-    incident_id = await harness.declare()
-
-    async def acked() -> bool:
-        return (await harness.state(incident_id)).commander == COMMANDER
-
-    await _click_until(
-        harness,
-        acked,
-        Action.INCIDENT_ACK.value,
-        f"{incident_id}:emergency-office#1",
-        user=COMMANDER,
-        ref_key=f"page:{incident_id}:emergency-office#1",
-    )
-
-    async def approval_open() -> bool:
-        return "approve-emergency-response" in (await harness.state(incident_id)).approvals
-
-    await _click_until(
-        harness,
-        approval_open,
-        Action.STEP_DONE.value,
-        f"{incident_id}:report-leadership",
-        user=COMMANDER,
-        ref_key=f"checklist:{incident_id}:report",
-    )
+    incident_id = await declare_acked(harness)
+    await request_leadership_approval(harness, incident_id)
 
     async def home(user: str) -> str:
         before = len(harness.fake.calls_to("views.publish"))

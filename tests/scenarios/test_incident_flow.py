@@ -64,6 +64,42 @@ async def _click_until(harness: Harness, check: object, *args: object, **kwargs:
     await harness.eventually(harness._delivered)
 
 
+async def declare_acked(harness: Harness) -> int:
+    """Declare db-crash and acknowledge the commander's page: initial handling."""
+    incident_id = await harness.declare()
+
+    async def acked() -> bool:
+        return (await harness.state(incident_id)).commander == COMMANDER
+
+    await _click_until(
+        harness,
+        acked,
+        Action.INCIDENT_ACK.value,
+        f"{incident_id}:emergency-office#1",
+        user=COMMANDER,
+        ref_key=f"page:{incident_id}:emergency-office#1",
+    )
+    return incident_id
+
+
+async def request_leadership_approval(harness: Harness, incident_id: int) -> str:
+    """Tick "report to the leadership group": the leaders' approval opens; its key."""
+    approval = "approve-emergency-response"
+
+    async def approval_open() -> bool:
+        return approval in (await harness.state(incident_id)).approvals
+
+    await _click_until(
+        harness,
+        approval_open,
+        Action.STEP_DONE.value,
+        f"{incident_id}:report-leadership",
+        user=COMMANDER,
+        ref_key=f"checklist:{incident_id}:report",
+    )
+    return approval
+
+
 async def test_ack_done_approve_resolve(harness: Harness) -> None:
     fake = harness.fake
     incident_id = await harness.declare()

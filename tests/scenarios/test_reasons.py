@@ -9,7 +9,12 @@ from epbot.adapters.slack.render import REASON_FIELD
 from epbot.domain.incident import ApprovalStatus, Status
 from epbot.fakeslack.signing import view_submission
 from tests.scenarios.conftest import Harness
-from tests.scenarios.test_incident_flow import COMMANDER, LEADER, _click_until
+from tests.scenarios.test_incident_flow import (
+    COMMANDER,
+    LEADER,
+    declare_acked,
+    request_leadership_approval,
+)
 
 TITLES = {
     Callback.REJECT_REASON: {"Reason to reject", "驳回理由"},
@@ -40,32 +45,8 @@ async def _submit_reason(
 
 
 async def test_reject_asks_for_a_reason_and_records_it(harness: Harness) -> None:
-    incident_id = await harness.declare()
-
-    async def acked() -> bool:
-        return (await harness.state(incident_id)).commander == COMMANDER
-
-    await _click_until(
-        harness,
-        acked,
-        Action.INCIDENT_ACK.value,
-        f"{incident_id}:emergency-office#1",
-        user=COMMANDER,
-        ref_key=f"page:{incident_id}:emergency-office#1",
-    )
-    approval = "approve-emergency-response"
-
-    async def approval_open() -> bool:
-        return approval in (await harness.state(incident_id)).approvals
-
-    await _click_until(
-        harness,
-        approval_open,
-        Action.STEP_DONE.value,
-        f"{incident_id}:report-leadership",
-        user=COMMANDER,
-        ref_key=f"checklist:{incident_id}:report",
-    )
+    incident_id = await declare_acked(harness)
+    approval = await request_leadership_approval(harness, incident_id)
     before = len(harness.fake.calls_to("views.open"))
     status, _ = await harness.click(
         Action.APPROVAL_REJECT.value,

@@ -10,29 +10,12 @@ from epbot.adapters.slack.render import ASSIGNEE_FIELD
 from epbot.domain.incident import StepStatus
 from epbot.fakeslack.signing import view_submission
 from tests.scenarios.conftest import REPORTER, Harness
-from tests.scenarios.test_incident_flow import COMMANDER, _click_until
+from tests.scenarios.test_incident_flow import COMMANDER, declare_acked
 from tests.scenarios.test_reasons import _submit_reason
 
 STEP = "report-security-officer"  # db-crash, role security-officer
 OFFICER = "U01SEC0003"  # first security officer: the step's assignee
 DEPUTY = "U01SEC0004"
-
-
-async def _acked(harness: Harness) -> int:
-    incident_id = await harness.declare()
-
-    async def acked() -> bool:
-        return (await harness.state(incident_id)).commander == COMMANDER
-
-    await _click_until(
-        harness,
-        acked,
-        Action.INCIDENT_ACK.value,
-        f"{incident_id}:emergency-office#1",
-        user=COMMANDER,
-        ref_key=f"page:{incident_id}:emergency-office#1",
-    )
-    return incident_id
 
 
 async def _open_modal(
@@ -81,7 +64,7 @@ async def _refused(harness: Harness, incident_id: int, user: str, code: str) -> 
 
 
 async def test_commander_skips_a_step_with_a_reason(harness: Harness) -> None:
-    incident_id = await _acked(harness)
+    incident_id = await declare_acked(harness)
     checklist = await harness.ref(f"checklist:{incident_id}:report")
     value = f"{incident_id}:{STEP}"
     assert (Action.STEP_SKIP.value, value) in _checklist_buttons(harness, *checklist_key(checklist))
@@ -109,7 +92,7 @@ async def test_commander_skips_a_step_with_a_reason(harness: Harness) -> None:
 
 
 async def test_only_the_commander_may_skip(harness: Harness) -> None:
-    incident_id = await _acked(harness)
+    incident_id = await declare_acked(harness)
     view = await _open_modal(harness, incident_id, Action.STEP_SKIP, OFFICER, Callback.SKIP_REASON)
     await _submit_reason(harness, view, OFFICER, "I would rather not", "V0SKIP2")
     await _refused(harness, incident_id, OFFICER, "not_commander")
@@ -137,7 +120,7 @@ async def _submit_assignee(
 
 
 async def test_commander_reassigns_a_step_with_the_user_picker(harness: Harness) -> None:
-    incident_id = await _acked(harness)
+    incident_id = await declare_acked(harness)
     view = await _open_modal(
         harness, incident_id, Action.STEP_REASSIGN, COMMANDER, Callback.REASSIGN
     )
@@ -169,7 +152,7 @@ async def test_commander_reassigns_a_step_with_the_user_picker(harness: Harness)
 
 
 async def test_an_outsider_may_not_reassign(harness: Harness) -> None:
-    incident_id = await _acked(harness)
+    incident_id = await declare_acked(harness)
     view = await _open_modal(
         harness, incident_id, Action.STEP_REASSIGN, REPORTER, Callback.REASSIGN
     )

@@ -88,14 +88,6 @@ class SocketBot:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack(rate_limits=False, hang_seconds=2)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def socket_bot(database_url: str, fake: FakeSlack) -> AsyncIterator[SocketBot]:
     settings = Settings(
         slack_bot_token=SecretStr(fake.bot_token),
