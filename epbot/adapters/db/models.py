@@ -211,7 +211,12 @@ class TimelineEvent(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A Slack delivery; kept until Slack accepts it, retried in order per ordering key."""
+    """One engine event for one audience (the incident channel, a person, a unit channel).
+
+    Rows of one ``ordering_key`` (a lane: one Slack conversation) are delivered in ``id``
+    order by whichever worker holds the lane's lease; lanes are drained in parallel, the
+    most urgent (``priority``) first.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -220,7 +225,8 @@ class OutboxMessage(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
-    ordering_key: str = Field(max_length=80)
+    ordering_key: str = Field(max_length=200)
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     method: str = Field(max_length=64)
     payload: str = Field(sa_type=Text)
     ref_key: str | None = Field(default=None, max_length=120)
@@ -252,6 +258,16 @@ class IdempotencyKey(SQLModel, table=True):
     result: str = Field(sa_type=Text)
 
 
+class OutboxLane(SQLModel, table=True):
+    """A lease on one delivery lane: while ``leased_until`` is ahead, only ``holder`` sends
+    that lane's rows, so its order holds across workers and processes."""
+
+    __tablename__ = "outbox_lane"
+    key: str = Field(primary_key=True, max_length=200)
+    holder: str | None = Field(default=None, max_length=120)
+    leased_until: datetime | None = _ts()
+
+
 class SchedulerLease(SQLModel, table=True):
     """Which process runs the timers (one row per lease name) and until when."""
 
@@ -275,5 +291,6 @@ ALL_TABLES = (
     OutboxMessage,
     MessageRef,
     IdempotencyKey,
+    OutboxLane,
     SchedulerLease,
 )

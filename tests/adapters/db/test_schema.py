@@ -160,6 +160,7 @@ def _rows() -> list[SQLModel]:
         m.OutboxMessage(
             incident_id=1,
             ordering_key="C1",
+            priority=10,
             method="chat.postMessage",
             payload="{}",
             ref_key="card:1",
@@ -169,6 +170,7 @@ def _rows() -> list[SQLModel]:
         ),
         m.MessageRef(key="card:1", incident_id=1, channel="C1", ts="1.0001"),
         m.IdempotencyKey(key="declare:V1", created_at=NOW, result='{"incident_id": 1}'),
+        m.OutboxLane(key="room:1", holder="host-1:7", leased_until=later),
         m.SchedulerLease(name="timers", holder="host-1", expires_at=later),
     ]
 
