@@ -277,6 +277,62 @@ class SchedulerLease(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class DrillRun(SQLModel, table=True):
+    """One scheduled run of a drill; whoever inserts the row first starts the drill."""
+
+    __tablename__ = "drill_run"
+    __table_args__ = (UniqueConstraint("drill_id", "scheduled_for"),)
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: str = Field(max_length=64)
+    scheduled_for: datetime = Field(sa_type=UTCDateTime)
+    claimed_by: str = Field(max_length=120)
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+
+
+class Alert(SQLModel, table=True):
+    """A monitoring alert (Article 4 early warning) and the warning posted for it.
+
+    ``live_key`` (``source:fingerprint``) is set while the alert is open and cleared when
+    the source resolves it: the unique constraint makes a repeat update the open alert,
+    never open a second one, and lets a later new firing open a new one.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("live_key"),
+        Index("ix_alert_source_fingerprint", "source", "fingerprint"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    fingerprint: str = Field(max_length=200)
+    live_key: str | None = Field(default=None, max_length=270)
+    status: str = Field(max_length=16)
+    summary: str = Field(sa_type=Text)
+    details: str = Field(sa_type=Text)
+    labels: str = Field(sa_type=Text)
+    url: str | None = Field(default=None, sa_type=Text)
+    starts_at: datetime | None = _ts()
+    ends_at: datetime | None = _ts()
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    count: int = 1
+    playbook_id: str | None = Field(default=None, max_length=64)
+    severity: str | None = Field(default=None, max_length=4)
+    action: str = Field(max_length=16)
+    rule: str | None = Field(default=None, max_length=64)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    declared_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = _ts()
+    dismissed_at: datetime | None = _ts()
+    dismissed_by: str | None = Field(default=None, max_length=64)
+    dismiss_reason: str | None = Field(default=None, sa_type=Text)
+    channel: str | None = Field(default=None, max_length=80)
+    ts: str | None = Field(default=None, max_length=32)
+    version: int = 1
+
+
 ALL_TABLES = (
     IncidentCounter,
     PlaybookSnapshot,
@@ -293,4 +349,5 @@ ALL_TABLES = (
     IdempotencyKey,
     OutboxLane,
     SchedulerLease,
+    DrillRun,
 )

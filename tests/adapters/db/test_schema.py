@@ -172,6 +172,13 @@ def _rows() -> list[SQLModel]:
         m.IdempotencyKey(key="declare:V1", created_at=NOW, result='{"incident_id": 1}'),
         m.OutboxLane(key="room:1", holder="host-1:7", leased_until=later),
         m.SchedulerLease(name="timers", holder="host-1", expires_at=later),
+        m.DrillRun(
+            drill_id="db-crash-quarterly",
+            scheduled_for=later,
+            claimed_by="host-1:7",
+            claimed_at=NOW,
+            incident_id=1,
+        ),
     ]
 
 
