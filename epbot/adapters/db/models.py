@@ -350,4 +350,5 @@ ALL_TABLES = (
     OutboxLane,
     SchedulerLease,
     DrillRun,
+    Alert,
 )
