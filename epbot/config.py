@@ -65,6 +65,21 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         default=20.0, ge=0, le=300, validation_alias=_env("EPBOT_SHUTDOWN_TIMEOUT")
     )
+    # Early warning (Art. 4): bearer tokens of the alert webhooks, "token" or "name=token"
+    # (the name becomes the source), comma-separated; none set: the endpoints refuse all.
+    alert_tokens: SecretStr | None = Field(
+        default=None, validation_alias=_env("EPBOT_ALERT_TOKENS")
+    )
+    alerts_channel: str | None = Field(
+        default=None, validation_alias=_env("EPBOT_ALERTS_CHANNEL")
+    )
+    # At most this many alerts per source per window (OnCall's default: 300 per 5 minutes).
+    alert_rate_limit: int = Field(
+        default=300, ge=1, validation_alias=_env("EPBOT_ALERT_RATE_LIMIT")
+    )
+    alert_rate_window: float = Field(
+        default=300.0, gt=0, validation_alias=_env("EPBOT_ALERT_RATE_WINDOW")
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=_env("EPBOT_LOG_FORMAT")
     )
@@ -77,6 +92,8 @@ class Settings(BaseSettings):
         "slack_app_token",
         "slack_signing_secret",
         "incidents_channel",
+        "alert_tokens",
+        "alerts_channel",
         mode="before",
     )
     @classmethod
@@ -132,8 +149,34 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def alert_channel(self) -> str | None:
+        """Where warnings go: ``EPBOT_ALERTS_CHANNEL``, else the incidents channel."""
+        return self.alerts_channel or self.incidents_channel
+
+    def alert_token_map(self) -> dict[str, str]:
+        """Accepted alert tokens -> source name (``None`` name: the endpoint's kind)."""
+        return parse_alert_tokens(
+            self.alert_tokens.get_secret_value() if self.alert_tokens else ""
+        )
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+
+def parse_alert_tokens(value: str) -> dict[str, str]:
+    """``"a=tok1, tok2"`` -> ``{"tok1": "a", "tok2": ""}`` (token -> source name or "")."""
+    tokens: dict[str, str] = {}
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        name, sep, token = entry.partition("=")
+        if sep and name.strip() and token.strip():
+            tokens[token.strip()] = name.strip()
+        else:
+            tokens[entry] = ""
+    return tokens
 
 
 _FIELD_TO_ENV = {

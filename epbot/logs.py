@@ -125,6 +125,7 @@ def secrets_of(settings: Settings) -> list[str]:
         )
         if secret is not None
     ]
+    values += list(settings.alert_token_map())  # the alert webhooks' bearer tokens
     from sqlalchemy.engine import make_url
 
     with contextlib.suppress(Exception):
