@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from epbot.domain.alerts import AlertRules, check_alert_rules, parse_alert_rules
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import Playbook
 from epbot.domain.validation import (
@@ -32,6 +33,7 @@ from epbot.domain.validation import (
 log = logging.getLogger(__name__)
 
 MATRIX_FILE = "matrix.yaml"
+ALERTS_FILE = "alerts.yaml"  # the alert routing rules (docs/alerts.md), not a playbook
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -187,6 +189,7 @@ class PlaybookSet:
     playbooks: tuple[Playbook, ...]
     matrix: Matrix
     files: dict[str, Path] = field(default_factory=dict)  # playbook id -> file
+    alert_rules: AlertRules = field(default_factory=AlertRules)
 
     def get(self, name: str) -> Playbook | None:
         """The playbook whose id or alias is ``name`` (case-insensitive, zh or en)."""
@@ -203,7 +206,10 @@ def playbook_files(directory: Path, matrix_path: Path) -> list[Path]:
     return sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in _SUFFIXES and p.is_file() and p.resolve() != matrix_path.resolve()
+        if p.suffix in _SUFFIXES
+        and p.is_file()
+        and p.resolve() != matrix_path.resolve()
+        and p.name != ALERTS_FILE
     )
 
 
@@ -280,6 +286,10 @@ def load_playbook_set(
         errors += file_errors
     for n, issue in check_names([pb for _, _, pb in loaded]):
         errors.append(loaded[n][1].locate(issue))
+    rules, rule_errors = _load_alert_rules(
+        directory / ALERTS_FILE, [pb.id for _, _, pb in loaded], matrix
+    )
+    errors += rule_errors
     if errors or matrix is None:
         return None, sorted(set(errors))
     return (
@@ -287,9 +297,26 @@ def load_playbook_set(
             playbooks=tuple(pb for _, _, pb in loaded),
             matrix=matrix,
             files={pb.id: path for path, _, pb in loaded},
+            alert_rules=rules,
         ),
         [],
     )
+
+
+def _load_alert_rules(
+    path: Path, playbooks: list[str], matrix: Matrix | None
+) -> tuple[AlertRules, list[LoadError]]:
+    """The alert routing rules next to the playbooks (none: an empty set), located errors."""
+    if not path.is_file():
+        return AlertRules(), []
+    doc, errors = _read_file(path)
+    if errors:
+        return AlertRules(), errors
+    rules, issues = parse_alert_rules(doc.data)
+    if rules is not None:
+        units = [u.id for u in matrix.units] if matrix is not None else []
+        issues = check_alert_rules(rules, playbooks=playbooks, units=units)
+    return rules or AlertRules(), _located(doc, issues)
 
 
 def load_or_raise(directory: Path, matrix_path: Path | None = None) -> PlaybookSet:
@@ -319,7 +346,8 @@ class PlaybookLibrary:
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         stamps = []
-        for path in [self.matrix_path, *playbook_files(self.directory, self.matrix_path)]:
+        files = playbook_files(self.directory, self.matrix_path)
+        for path in [self.matrix_path, *files, self.directory / ALERTS_FILE]:
             try:
                 st = path.stat()
             except OSError:
