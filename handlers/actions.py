@@ -57,6 +57,7 @@ REASONS: dict[Action, Callback] = {
     Action.APPROVAL_REJECT: Callback.REJECT_REASON,
     Action.ESCALATION_REQUEST: Callback.ESCALATION_REASON,
     Action.STEP_SKIP: Callback.SKIP_REASON,
+    Action.APPROVAL_ASK_AGAIN: Callback.ASK_AGAIN_REASON,
 }
 
 # A submitted modal -> one use case: (deps, key, incident, target, actor, answer).
@@ -95,10 +96,19 @@ async def _reassign(
     )
 
 
+async def _ask_again(
+    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
+) -> object:
+    return await deps.service.ask_again(
+        key=key, incident_id=incident, step=target, actor=actor, reason=reason
+    )
+
+
 SUBMISSIONS: dict[Callback, Submitted] = {
     Callback.REJECT_REASON: _reject,
     Callback.ESCALATION_REASON: _escalate,
     Callback.SKIP_REASON: _skip,
+    Callback.ASK_AGAIN_REASON: _ask_again,
 }
 
 

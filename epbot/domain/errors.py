@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     ALREADY_ESCALATED = "already_escalated"
     ALREADY_ACKED = "already_acked"
     NOT_PAGED = "not_paged"
+    STEP_REFUSED = "step_refused"
+    NOT_REFUSED = "not_refused"
 
 
 MESSAGES: dict[ErrorCode, Text] = {
@@ -82,6 +84,15 @@ MESSAGES: dict[ErrorCode, Text] = {
         zh_CN="该呼叫已由 {by} 确认。", en="This page was already acknowledged by {by}."
     ),
     ErrorCode.NOT_PAGED: Text(zh_CN="此呼叫不是发给你的。", en="This page was not sent to you."),
+    ErrorCode.STEP_REFUSED: Text(
+        zh_CN="步骤“{step}”未获批准，后续步骤保持关闭。指挥人员可以说明理由后再次申请批准，或说明理由后跳过。",
+        en="Step '{step}' was refused; the steps after it stay closed. The commander may ask "
+        "again with a reason, or skip it with a reason.",
+    ),
+    ErrorCode.NOT_REFUSED: Text(
+        zh_CN="步骤“{step}”没有被驳回，无需再次申请批准。",
+        en="Step '{step}' was not refused; there is nothing to ask again.",
+    ),
 }
 
 

@@ -86,13 +86,13 @@ class StepStatus(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     DONE = "done"
     SKIPPED = "skipped"
-    REJECTED = "rejected"  # its approval was refused
+    # Its approval was refused: not done, so the steps after it stay shut until the
+    # commander asks again (a new approval) or skips it with a reason (another path).
+    REJECTED = "rejected"
     NOT_APPLICABLE = "not_applicable"  # its ``when`` does not match this incident
 
 
-FINISHED_STEP = frozenset(
-    {StepStatus.DONE, StepStatus.SKIPPED, StepStatus.REJECTED, StepStatus.NOT_APPLICABLE}
-)
+FINISHED_STEP = frozenset({StepStatus.DONE, StepStatus.SKIPPED, StepStatus.NOT_APPLICABLE})
 
 
 class ApprovalStatus(StrEnum):
@@ -253,6 +253,11 @@ class IncidentState:
         except KeyError:
             raise DomainError(ErrorCode.UNKNOWN, what=f"step {step_id!r}") from None
 
+    def approval_for(self, step_id: str) -> ApprovalState | None:
+        """The step's latest approval (a refused gate asked again has several)."""
+        found = [a for a in self.approvals.values() if a.step_id == step_id]
+        return found[-1] if found else None
+
     def role_text(self, role_id: str) -> Text | str:
         """The role's name in every locale, for messages shown to a person."""
         try:
@@ -304,6 +309,15 @@ class PostUpdate:
 
 
 @dataclass(frozen=True)
+class AskAgain:
+    """Ask the approvers again for a refused step, with a reason."""
+
+    actor: str
+    step_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RequestEscalation:
     actor: str
     reason: str
@@ -350,6 +364,7 @@ Command = (
     | CheckIn
     | PostUpdate
     | RequestEscalation
+    | AskAgain
     | DecideApproval
     | Resolve
     | Close
@@ -479,8 +494,10 @@ def _ensure_actionable(state: IncidentState, step: StepState) -> None:
         raise DomainError(ErrorCode.STEP_FINISHED, step=step.step_id, status=step.status.value)
     if step.status is StepStatus.INACTIVE:
         raise DomainError(ErrorCode.STEP_INACTIVE, step=step.step_id)
+    if step.status is StepStatus.REJECTED:
+        raise DomainError(ErrorCode.STEP_REFUSED, step=step.step_id)
     if step.status is StepStatus.AWAITING_APPROVAL:
-        approval = state.approvals.get(step.step_id)
+        approval = state.approval_for(step.step_id)
         role = approval.approver_role if approval else step.role
         raise DomainError(
             ErrorCode.AWAITING_APPROVAL, step=step.step_id, role=state.role_text(role)
@@ -497,7 +514,7 @@ def _complete(state: IncidentState, cmd: CompleteStep, now: datetime) -> list[Ev
     _authorize_step(state, step, cmd.actor)
     _ensure_actionable(state, step)
     if step.kind is StepKind.APPROVAL:
-        approval = state.approvals.get(step.step_id)
+        approval = state.approval_for(step.step_id)
         role = approval.approver_role if approval else step.role
         raise DomainError(
             ErrorCode.AWAITING_APPROVAL, step=step.step_id, role=state.role_text(role)
@@ -522,7 +539,7 @@ def _skip(state: IncidentState, cmd: SkipStep, now: datetime) -> list[Event]:
     step = state.step(cmd.step_id)
     if step.finished:
         raise DomainError(ErrorCode.STEP_FINISHED, step=step.step_id, status=step.status.value)
-    approval = state.approvals.get(step.step_id)
+    approval = state.approval_for(step.step_id)
     if approval is not None and approval.status is ApprovalStatus.PENDING:
         approval.status = ApprovalStatus.WITHDRAWN
         _cancel_timers(state, TimerKind.APPROVAL_EXPIRY, lambda t: t == approval.key)
@@ -582,9 +599,20 @@ def _request_escalation(state: IncidentState, cmd: RequestEscalation, now: datet
     if gate is not None:
         step = state.steps[gate.id]
         if step.status is not StepStatus.AWAITING_APPROVAL:
-            # Also for non-major incidents, where the step's ``when`` left it out.
+            # Also for non-major incidents, where the step's ``when`` left it out, and for a
+            # gate refused before: a new approval, the refused one stays on the record.
+            asked_before = state.approval_for(step.step_id) is not None
             step.status = StepStatus.AWAITING_APPROVAL
-            events += _request_approval(state, step.step_id, gate.role, gate, cmd.actor, now)
+            step.done_at = step.done_by = step.note = None
+            events += _request_approval(
+                state,
+                _approval_key(state, step.step_id),
+                gate.role,
+                gate,
+                cmd.actor,
+                now,
+                due=now + DEFAULT_APPROVAL_TIMEOUT if asked_before else None,
+            )
         return events
     key = (
         f"escalation#{sum(a.kind is ApprovalKind.ESCALATION for a in state.approvals.values()) + 1}"
@@ -633,9 +661,7 @@ def _decide_approval(state: IncidentState, cmd: DecideApproval, now: datetime) -
     if step is not None:
         spec = state.playbook.step(step.step_id)
         if not cmd.approve:
-            events += _finish_step(
-                state, step, StepStatus.REJECTED, cmd.actor, now, note=cmd.reason
-            )
+            events += _refuse_step(state, step, cmd.actor, now, reason=cmd.reason)
         elif step.kind is StepKind.APPROVAL:
             events += _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=cmd.reason)
             enters = spec.enters_stage
@@ -650,13 +676,86 @@ def _decide_approval(state: IncidentState, cmd: DecideApproval, now: datetime) -
     return events
 
 
+def _refuse_step(
+    state: IncidentState, step: StepState, actor: str, now: datetime, *, reason: str | None
+) -> list[Event]:
+    """A refused gate stays shut: the step is not done and nothing after it opens."""
+    step.status, step.done_at, step.done_by, step.note = StepStatus.REJECTED, now, actor, reason
+    _cancel_timers(
+        state,
+        None,
+        lambda t: t == step.step_id,
+        kinds=(TimerKind.STEP_REMINDER, TimerKind.STEP_DUE, TimerKind.STEP_NUDGE),
+    )
+    waiting = [
+        other.id for _, other in state.playbook.iter_steps() if step.step_id in other.depends_on
+    ]
+    return [
+        Event(
+            "step_rejected",
+            actor,
+            now,
+            {"step": step.step_id, "kind": step.kind.value, "note": reason, "held": waiting},
+        )
+    ]
+
+
+def _approval_key(state: IncidentState, step_id: str) -> str:
+    """``step`` for the first approval of a step, ``step#2`` when asked again, and so on."""
+    asked = sum(a.step_id == step_id for a in state.approvals.values())
+    key = step_id if asked == 0 else f"{step_id}#{asked + 1}"
+    while key in state.approvals:
+        asked += 1
+        key = f"{step_id}#{asked + 1}"
+    return key
+
+
+def _ask_again(state: IncidentState, cmd: AskAgain, now: datetime) -> list[Event]:
+    if not state.is_commander(cmd.actor):
+        raise DomainError(ErrorCode.NOT_COMMANDER, action="ask again")
+    if not cmd.reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED)
+    step = state.step(cmd.step_id)
+    if step.status is not StepStatus.REJECTED:
+        raise DomainError(ErrorCode.NOT_REFUSED, step=step.step_id)
+    spec = state.playbook.step(step.step_id)
+    if spec.kind is StepKind.APPROVAL and spec.enters_stage is StageId.EMERGENCY_RESPONSE:
+        return _request_escalation(state, RequestEscalation(cmd.actor, cmd.reason), now)
+    previous = state.approval_for(step.step_id)
+    role = previous.approver_role if previous else (spec.requires_approval or spec.role)
+    step.status = StepStatus.AWAITING_APPROVAL
+    step.done_at = step.done_by = step.note = None
+    events = [
+        Event(
+            "approval_asked_again",
+            cmd.actor,
+            now,
+            {
+                "step": step.step_id,
+                "reason": cmd.reason,
+                "refused_by": previous.decided_by if previous else None,
+            },
+        )
+    ]
+    events += _request_approval(
+        state,
+        _approval_key(state, step.step_id),
+        role,
+        spec,
+        cmd.actor,
+        now,
+        due=now + DEFAULT_APPROVAL_TIMEOUT,
+    )
+    return events
+
+
 def _open_blockers(state: IncidentState) -> list[str]:
     gate = _escalation_step(state)
     return [
         s.step_id
         for s in state.steps.values()
         if s.status not in FINISHED_STEP
-        and s.status is not StepStatus.INACTIVE
+        and s.status not in (StepStatus.INACTIVE, StepStatus.REJECTED)
         and not (gate is not None and s.step_id == gate.id)
         and not state.playbook.step(s.step_id).optional
     ]
@@ -896,16 +995,25 @@ def _activate(state: IncidentState, spec: Step, now: datetime) -> list[Event]:
         return []
     if spec.kind is StepKind.APPROVAL:
         step.status = StepStatus.AWAITING_APPROVAL
-        return _request_approval(state, spec.id, spec.role, spec, SYSTEM, now)
+        key = _approval_key(state, spec.id)
+        return _request_approval(state, key, spec.role, spec, SYSTEM, now)
     if spec.requires_approval:
         step.status = StepStatus.AWAITING_APPROVAL
-        return _request_approval(state, spec.id, spec.requires_approval, spec, SYSTEM, now)
+        key = _approval_key(state, spec.id)
+        return _request_approval(state, key, spec.requires_approval, spec, SYSTEM, now)
     step.status = StepStatus.OPEN
     return [Event("step_opened", SYSTEM, now, {"step": spec.id, "assignee": step.assignee})]
 
 
 def _request_approval(
-    state: IncidentState, key: str, role: str, spec: Step | None, actor: str, now: datetime
+    state: IncidentState,
+    key: str,
+    role: str,
+    spec: Step | None,
+    actor: str,
+    now: datetime,
+    *,
+    due: datetime | None = None,
 ) -> list[Event]:
     if spec is None or spec.enters_stage is StageId.EMERGENCY_RESPONSE:
         kind = ApprovalKind.ESCALATION
@@ -914,7 +1022,8 @@ def _request_approval(
     else:
         kind = ApprovalKind.GATED_STEP
     step = state.steps.get(spec.id) if spec else None
-    due = step.due_at if step and step.due_at else now + DEFAULT_APPROVAL_TIMEOUT
+    if due is None:
+        due = step.due_at if step and step.due_at else now + DEFAULT_APPROVAL_TIMEOUT
     approval = ApprovalState(
         key=key,
         kind=kind,
@@ -959,11 +1068,15 @@ def _schedule_deadline(state: IncidentState, spec: Step, now: datetime) -> None:
     for _offset, at in reminder_times(spec, due, now):
         _add_timer(state, TimerKind.STEP_REMINDER, spec.id, at)
     _add_timer(state, TimerKind.STEP_DUE, spec.id, max(due, now))
-    approval = state.approvals.get(spec.id)
+    approval = state.approval_for(spec.id)
     if approval is not None and approval.status is ApprovalStatus.PENDING:
         approval.due_at = due
         for timer in state.timers:
-            if timer.kind is TimerKind.APPROVAL_EXPIRY and timer.target == spec.id and timer.live:
+            if (
+                timer.kind is TimerKind.APPROVAL_EXPIRY
+                and timer.target == approval.key
+                and timer.live
+            ):
                 timer.due_at = max(due, now)
 
 
@@ -1134,6 +1247,7 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     CheckIn: _check_in,
     PostUpdate: _update,
     RequestEscalation: _request_escalation,
+    AskAgain: _ask_again,
     DecideApproval: _decide_approval,
     Resolve: _resolve,
     Close: _close,

@@ -281,6 +281,16 @@ class IncidentService:
             command=dom.RequestEscalation(actor=actor, reason=reason),
         )
 
+    async def ask_again(
+        self, *, key: str, incident_id: int, step: str, actor: str, reason: str
+    ) -> Outcome:
+        """Ask the approvers again for a refused step (the refusal stays on the record)."""
+        return await self._apply(
+            key=key,
+            incident_id=incident_id,
+            command=dom.AskAgain(actor=actor, step_id=step, reason=reason),
+        )
+
     async def decide_approval(
         self,
         *,

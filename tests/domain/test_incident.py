@@ -163,6 +163,19 @@ PLAYBOOK = Playbook.model_validate(
 )
 
 
+_REPORT = dom.ReportFields(
+    occurred_at=T0,
+    place="room",
+    nature="fault",
+    scope="all",
+    trend="worse",
+    measures="none",
+    unit_id="hq",
+    contact_phone="1",
+    title="demo",
+)
+
+
 def declare(severity: Severity = Severity.III) -> tuple[dom.IncidentState, list[dom.Event]]:
     report = dom.ReportFields(
         occurred_at=T0,
@@ -534,11 +547,88 @@ def test_expired_approval_pages_the_leader_who_may_then_decide() -> None:
     assert state.steps["stop"].status is StepStatus.OPEN
 
 
-def test_rejected_gate_finishes_the_step_as_rejected() -> None:
+def test_a_refused_gate_stays_shut() -> None:
+    """Issue 15: a refusal is not "done" (it used to finish the step and open what followed)."""
     state = acked()
-    dom.decide(state, DecideApproval("S1", "stop", False, "too risky"), T0 + 2 * M)
+    events = dom.decide(state, DecideApproval("S1", "stop", False, "too risky"), T0 + 2 * M)
     assert state.steps["stop"].status is StepStatus.REJECTED
-    assert state.steps["stop"].finished
+    assert not state.steps["stop"].finished
+    assert "step_rejected" in kinds(events)
+    for command in (CompleteStep("W1", "stop"), CompleteStep("O1", "stop")):
+        with pytest.raises(DomainError) as err:
+            dom.decide(state, command, T0 + 3 * M)
+        assert err.value.code is ErrorCode.STEP_REFUSED
+
+
+def _attack(severity: Severity = Severity.III) -> dom.IncidentState:
+    from pathlib import Path
+
+    from epbot.adapters.playbook_files import PlaybookLibrary
+
+    current = PlaybookLibrary(Path("playbooks")).load()
+    attack = current.get("attack")
+    assert attack is not None
+    state, _ = dom.declare(
+        playbook=attack,
+        matrix=current.matrix,
+        severity=severity,
+        report=_REPORT,
+        reporter="R1",
+        drill=False,
+        now=T0,
+    )
+    for page in list(state.pages):
+        dom.decide(state, AcknowledgePage(page.person, page.key), T0 + M)
+    return state
+
+
+def test_a_refused_stop_keeps_the_forensics_after_it_closed() -> None:
+    state = _attack()
+    officer = state.members("security-officer")[0]
+    commander = state.members(state.playbook.commander_role)[0]
+    events = dom.decide(
+        state, DecideApproval(officer, "stop-system", False, "service must stay up"), T0 + 2 * M
+    )
+    held = next(e for e in events if e.kind == "step_rejected").data["held"]
+    assert "trace-source" in held
+    assert state.steps["trace-source"].status is StepStatus.PENDING
+    assert "step_opened" not in kinds(events)
+    # only the commander may ask again, and only with a reason
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.AskAgain(officer, "stop-system", "please"), T0 + 3 * M)
+    assert err.value.code is ErrorCode.NOT_COMMANDER
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.AskAgain(commander, "stop-system", " "), T0 + 3 * M)
+    assert err.value.code is ErrorCode.REASON_REQUIRED
+    events = dom.decide(
+        state, dom.AskAgain(commander, "stop-system", "data is being destroyed"), T0 + 3 * M
+    )
+    assert kinds(events) == ["approval_asked_again", "approval_requested"]
+    assert state.steps["stop-system"].status is StepStatus.AWAITING_APPROVAL
+    assert state.approvals["stop-system"].status is ApprovalStatus.REJECTED  # on the record
+    again = state.approval_for("stop-system")
+    assert again is not None
+    assert again.key == "stop-system#2"
+    assert again.due_at == T0 + 3 * M + dom.DEFAULT_APPROVAL_TIMEOUT
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.AskAgain(commander, "stop-system", "again"), T0 + 3 * M)
+    assert err.value.code is ErrorCode.NOT_REFUSED
+    dom.decide(state, DecideApproval(officer, "stop-system#2", True), T0 + 4 * M)
+    assert state.steps["stop-system"].status is StepStatus.OPEN
+    dom.decide(state, CompleteStep(commander, "stop-system"), T0 + 5 * M)
+    assert state.steps["trace-source"].status is StepStatus.OPEN
+
+
+def test_another_path_skipping_a_refused_step_is_the_commanders_choice() -> None:
+    state = _attack()
+    officer = state.members("security-officer")[0]
+    commander = state.members(state.playbook.commander_role)[0]
+    dom.decide(state, DecideApproval(officer, "stop-system", False, "no"), T0 + 2 * M)
+    events = dom.decide(
+        state, SkipStep(commander, "stop-system", "isolate the host instead"), T0 + 3 * M
+    )
+    assert state.steps["stop-system"].status is StepStatus.SKIPPED
+    assert "step_opened" in kinds(events)
 
 
 def _finish_initial(state: dom.IncidentState, at: datetime) -> None:
@@ -622,6 +712,8 @@ PARAMS = {
     ErrorCode.ALREADY_ESCALATED: {},
     ErrorCode.ALREADY_ACKED: {"by": "x"},
     ErrorCode.NOT_PAGED: {},
+    ErrorCode.STEP_REFUSED: {"step": "x"},
+    ErrorCode.NOT_REFUSED: {"step": "x"},
 }
 
 

@@ -19,6 +19,7 @@ class Action(StrEnum):
     INCIDENT_RESOLVE = "incident.resolve"  # value: "<incident>"
     STEP_SKIP = "step.skip"  # value: "<incident>:<step id>" (commander; opens a reason modal)
     STEP_REASSIGN = "step.reassign"  # value: "<incident>:<step id>" (opens a user picker)
+    APPROVAL_ASK_AGAIN = "approval.ask_again"  # value: "<incident>:<step id>" (a refused step)
 
 
 class Callback(StrEnum):
@@ -27,6 +28,7 @@ class Callback(StrEnum):
     ESCALATION_REASON = "escalation.reason"
     SKIP_REASON = "step.skip_reason"  # reason for skipping a step
     REASSIGN = "step.reassign_to"  # the user picker of a reassignment
+    ASK_AGAIN_REASON = "approval.ask_again_reason"  # why a refused step is asked again
 
 
 def button_value(incident_id: int, target: str = "") -> str:

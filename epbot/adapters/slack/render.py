@@ -469,7 +469,9 @@ def _step_actionable(step: StepState) -> bool:
     )
 
 
-_MANAGEABLE = frozenset({StepStatus.PENDING, StepStatus.OPEN, StepStatus.AWAITING_APPROVAL})
+_MANAGEABLE = frozenset(
+    {StepStatus.PENDING, StepStatus.OPEN, StepStatus.AWAITING_APPROVAL, StepStatus.REJECTED}
+)
 
 
 def _step_manageable(state: IncidentState, step: StepState) -> bool:
@@ -481,6 +483,11 @@ def _manage_buttons(
     state: IncidentState, step: StepState, labels: dict[str, str]
 ) -> list[dict[str, Any]]:
     value = ids.button_value(_incident_ref(state), step.step_id)
+    if step.status is StepStatus.REJECTED:  # a refused gate: ask again, or another path
+        return [
+            _button(labels["btn.ask_again"], ids.Action.APPROVAL_ASK_AGAIN, value),
+            _button(labels["btn.skip"], ids.Action.STEP_SKIP, value),
+        ]
     return [
         _button(labels["btn.skip"], ids.Action.STEP_SKIP, value),
         _button(labels["btn.reassign"], ids.Action.STEP_REASSIGN, value),
