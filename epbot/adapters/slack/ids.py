@@ -19,6 +19,8 @@ class Action(StrEnum):
     INCIDENT_RESOLVE = "incident.resolve"  # value: "<incident>"
     STEP_SKIP = "step.skip"  # value: "<incident>:<step id>" (commander; opens a reason modal)
     STEP_REASSIGN = "step.reassign"  # value: "<incident>:<step id>" (opens a user picker)
+    ALERT_DECLARE = "alert.declare"  # value: "<alert id>" (opens the pre-filled report)
+    ALERT_DISMISS = "alert.dismiss"  # value: "<alert id>" (opens a reason modal)
     APPROVAL_ASK_AGAIN = "approval.ask_again"  # value: "<incident>:<step id>" (a refused step)
 
 
@@ -28,6 +30,8 @@ class Callback(StrEnum):
     ESCALATION_REASON = "escalation.reason"
     SKIP_REASON = "step.skip_reason"  # reason for skipping a step
     REASSIGN = "step.reassign_to"  # the user picker of a reassignment
+    ALERT_REPORT = "alert.report"  # the report modal pre-filled from a warning
+    ALERT_DISMISS = "alert.dismiss_reason"  # why a warning needs no incident
     ASK_AGAIN_REASON = "approval.ask_again_reason"  # why a refused step is asked again
 
 
