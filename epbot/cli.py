@@ -91,6 +91,18 @@ def _playbooks_show(args: argparse.Namespace, settings: Settings, out: TextIO) -
     )
 
 
+def _report_incident(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.reports_cli import report_incident
+
+    return report_incident(settings, args.incident, args.format, args.output, out)
+
+
+def _report_summary(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.reports_cli import report_summary
+
+    return report_summary(settings, args.since, args.until, args.format, args.output, out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epbot", description="Emergency-plan bot for Slack (应急预案机器人)."
@@ -134,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check an incident's hash-chained timeline")
     verify.add_argument("incident", help="incident id or number (2026-0007, DRILL-2026-0001)")
     verify.set_defaults(run=_audit_verify)
+
+    report = sub.add_parser("report", help="after-action reports and figures, as files")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    one = report_sub.add_parser("incident", help="one incident's after-action report")
+    one.add_argument("incident", help="number (2026-0007, DRILL-2026-0003), channel id or name")
+    one.add_argument("--format", default="md", help="md, json, html or pdf (default md)")
+    one.add_argument("--output", "-o", help="file to write (default: stdout; pdf: NUMBER.pdf)")
+    one.set_defaults(run=_report_incident)
+    summary = report_sub.add_parser("summary", help="figures across incidents, drills apart")
+    summary.add_argument("--since", help="first day (YYYY-MM-DD, in EPBOT_TIMEZONE)")
+    summary.add_argument("--until", help="last day, included (YYYY-MM-DD)")
+    summary.add_argument("--format", default="md", help="json, md or csv (default md)")
+    summary.add_argument("--output", "-o", help="file to write (default: stdout)")
+    summary.set_defaults(run=_report_summary)
     return parser
 
 
