@@ -306,6 +306,17 @@ def test_the_built_wheel_migrates_checks_and_serves_from_elsewhere(
     assert (app / "data" / "epbot.db").exists()
     _run([epbot, "playbooks", "check"], cwd=elsewhere, env=env)
     _run([epbot, "playbooks", "show", "db-crash"], cwd=elsewhere, env=env)
+    # `epbot sandbox` in the image: the fake's Slack method reference is package data.
+    probe = (
+        "from epbot.fakeslack.reference import Reference, default_reference_dir; "
+        "ref = Reference.load(); print(default_reference_dir()); "
+        "print(len(ref), ref.get('chat.postMessage').rate_tier)"
+    )
+    where_ref, loaded = _run([str(py), "-c", probe], cwd=elsewhere, env=env).stdout.splitlines()
+    assert where_ref.startswith(str(site)), where_ref
+    count, tier = loaded.split()
+    assert int(count) > 300
+    assert tier == "t5"
 
     server = subprocess.Popen(
         [epbot, "serve"], cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
