@@ -6,9 +6,10 @@ from typing import Any
 
 from epbot.adapters.slack import render
 from epbot.domain.errors import DomainError
+from epbot.domain.playbook import Severity
 from handlers.deps import Deps
 
-_IN_CHANNEL = ("status", "update", "resolve")
+_IN_CHANNEL = ("status", "update", "resolve", "severity", "cancel", "close")
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -66,6 +67,22 @@ async def _in_channel(
     try:
         if word == "update":
             await deps.service.post_update(key=key, incident_id=incident_id, actor=actor, text=rest)
+        elif word == "severity":
+            level, _, reason = rest.partition(" ")
+            if level.upper() not in Severity.__members__:
+                await respond(text=render.label(locale, "usage.severity"))
+                return
+            await deps.service.change_severity(
+                key=key,
+                incident_id=incident_id,
+                actor=actor,
+                severity=Severity(level.upper()),
+                reason=reason.strip(),
+            )
+        elif word == "cancel":
+            await deps.service.cancel(key=key, incident_id=incident_id, actor=actor, reason=rest)
+        elif word == "close":
+            await deps.service.close(key=key, incident_id=incident_id, actor=actor)
         else:
             await deps.service.resolve(
                 key=key, incident_id=incident_id, actor=actor, summary=rest or None

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     NOT_PAGED = "not_paged"
     STEP_REFUSED = "step_refused"
     NOT_REFUSED = "not_refused"
+    NOT_SEVERITY_JUDGE = "not_severity_judge"
+    SAME_SEVERITY = "same_severity"
 
 
 MESSAGES: dict[ErrorCode, Text] = {
@@ -88,6 +90,14 @@ MESSAGES: dict[ErrorCode, Text] = {
         zh_CN="步骤“{step}”未获批准，后续步骤保持关闭。指挥人员可以说明理由后再次申请批准，或说明理由后跳过。",
         en="Step '{step}' was refused; the steps after it stay closed. The commander may ask "
         "again with a reason, or skip it with a reason.",
+    ),
+    ErrorCode.NOT_SEVERITY_JUDGE: Text(
+        zh_CN="只有事件指挥人员、应急办公室或应急领导小组可以调整事件级别。",
+        en="Only the incident commander, the emergency office or the leadership group can "
+        "change the severity.",
+    ),
+    ErrorCode.SAME_SEVERITY: Text(
+        zh_CN="事件级别已经是 {severity}。", en="The severity is already {severity}."
     ),
     ErrorCode.NOT_REFUSED: Text(
         zh_CN="步骤“{step}”没有被驳回，无需再次申请批准。",

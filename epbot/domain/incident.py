@@ -24,6 +24,7 @@ from epbot.domain.deadlines import (
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.matrix import ApprovalKind, Matrix
 from epbot.domain.playbook import (
+    STAGE_ORDER,
     BroadcastTarget,
     Playbook,
     Severity,
@@ -117,6 +118,7 @@ class PageReason(StrEnum):
     ROLE_ESCALATION = "role_escalation"  # the role's list was exhausted
     OVERDUE = "overdue"  # a step's deadline passed
     APPROVAL_EXPIRED = "approval_expired"
+    SEVERITY = "severity"  # the severity was raised and the role's steps now apply
 
 
 @dataclass
@@ -332,6 +334,15 @@ class DecideApproval:
 
 
 @dataclass(frozen=True)
+class ChangeSeverity:
+    """Raise or lower the severity (Art. 5): the steps that apply follow, on the record."""
+
+    actor: str
+    severity: Severity
+    reason: str
+
+
+@dataclass(frozen=True)
 class Resolve:
     actor: str
     summary: str | None = None
@@ -366,6 +377,7 @@ Command = (
     | RequestEscalation
     | AskAgain
     | DecideApproval
+    | ChangeSeverity
     | Resolve
     | Close
     | Cancel
@@ -749,6 +761,108 @@ def _ask_again(state: IncidentState, cmd: AskAgain, now: datetime) -> list[Event
     return events
 
 
+def _may_judge_severity(state: IncidentState, actor: str) -> bool:
+    """The commander, the emergency office or the leadership group (and its leader)."""
+    judges = (
+        state.matrix.emergency_office,
+        state.matrix.leadership_group,
+        state.matrix.leadership_leader,
+    )
+    return state.is_commander(actor) or any(actor in state.members(r) for r in judges)
+
+
+def _change_severity(state: IncidentState, cmd: ChangeSeverity, now: datetime) -> list[Event]:
+    if not _may_judge_severity(state, cmd.actor):
+        raise DomainError(ErrorCode.NOT_SEVERITY_JUDGE)
+    if not cmd.reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED)
+    before = state.severity
+    if cmd.severity is before:
+        raise DomainError(ErrorCode.SAME_SEVERITY, severity=cmd.severity.value)
+    state.severity = cmd.severity
+    events = [
+        Event(
+            "severity_changed",
+            cmd.actor,
+            now,
+            {
+                "from": before.value,
+                "to": cmd.severity.value,
+                "reason": cmd.reason,
+                "major": cmd.severity.is_major,
+                "raised": _LEVEL[cmd.severity] > _LEVEL[before],
+            },
+        )
+    ]
+    added: list[Step] = []
+    for stage_id in STAGE_ORDER:
+        stage = state.playbook.stage(stage_id)
+        if stage_id not in state.stages or stage is None:
+            continue  # a stage not started yet reads the new severity when it starts
+        for spec in stage.steps:
+            step = state.steps[spec.id]
+            if spec.applies_to(cmd.severity):
+                if step.status is StepStatus.NOT_APPLICABLE and step.done_at is None:
+                    step.status = StepStatus.PENDING
+                    step.assignee = step.assignee or _current_person(state, spec.role)
+                    added.append(spec)
+            elif _ends_with_severity(state, step):
+                events += _end_step(state, step, cmd, now)
+    for role in dict.fromkeys(s.role for s in added):
+        events += _page_role(state, role, PageReason.SEVERITY, now)
+    for spec in added:
+        events += _activate(state, spec, now)
+        # The plan's clocks (the 15-minute report) count from the change, not the declaration.
+        _schedule_deadline(state, spec, now, counted_from=now)
+    # Steps that waited only on a step that no longer applies can start now.
+    for _, spec in state.playbook.iter_steps():
+        if state.steps[spec.id].status is StepStatus.PENDING and spec not in added:
+            events += _activate(state, spec, now)
+            _schedule_deadline(state, spec, now)
+    events += _maybe_advance(state, cmd.actor, now)
+    return events
+
+
+_LEVEL = {Severity.IV: 1, Severity.III: 2, Severity.II: 3, Severity.I: 4}
+
+
+def _ends_with_severity(state: IncidentState, step: StepState) -> bool:
+    """An unfinished step a lower severity no longer asks for; an escalation a person asked
+    for explicitly is theirs to withdraw, so it stays."""
+    if step.status not in (StepStatus.PENDING, StepStatus.OPEN, StepStatus.AWAITING_APPROVAL):
+        return False
+    approval = state.approval_for(step.step_id)
+    return not (
+        approval is not None
+        and approval.status is ApprovalStatus.PENDING
+        and approval.requested_by != SYSTEM
+    )
+
+
+def _end_step(
+    state: IncidentState, step: StepState, cmd: ChangeSeverity, now: datetime
+) -> list[Event]:
+    approval = state.approval_for(step.step_id)
+    if approval is not None and approval.status is ApprovalStatus.PENDING:
+        approval.status = ApprovalStatus.WITHDRAWN
+        _cancel_timers(state, TimerKind.APPROVAL_EXPIRY, lambda t: t == approval.key)
+    _cancel_timers(
+        state,
+        None,
+        lambda t: t == step.step_id,
+        kinds=(TimerKind.STEP_REMINDER, TimerKind.STEP_DUE, TimerKind.STEP_NUDGE),
+    )
+    step.status = StepStatus.NOT_APPLICABLE
+    return [
+        Event(
+            "step_not_applicable",
+            cmd.actor,
+            now,
+            {"step": step.step_id, "severity": cmd.severity.value, "reason": cmd.reason},
+        )
+    ]
+
+
 def _open_blockers(state: IncidentState) -> list[str]:
     gate = _escalation_step(state)
     return [
@@ -790,7 +904,8 @@ def _close(state: IncidentState, cmd: Close, now: datetime) -> list[Event]:
 
 
 def _cancel(state: IncidentState, cmd: Cancel, now: datetime) -> list[Event]:
-    if not state.is_commander(cmd.actor) and cmd.actor != state.reporter:
+    # A false alarm (误报) may be called by the reporter, or whoever may judge the severity.
+    if not _may_judge_severity(state, cmd.actor) and cmd.actor != state.reporter:
         raise DomainError(ErrorCode.NOT_COMMANDER, action="cancel the incident")
     if not cmd.reason.strip():
         raise DomainError(ErrorCode.REASON_REQUIRED)
@@ -1052,14 +1167,29 @@ def _request_approval(
     ]
 
 
-def _schedule_deadline(state: IncidentState, spec: Step, now: datetime) -> None:
+def _schedule_deadline(
+    state: IncidentState, spec: Step, now: datetime, *, counted_from: datetime | None = None
+) -> None:
+    """Set the step's deadline and reminders; ``counted_from`` moves every anchor up to it."""
     step = state.steps[spec.id]
     if step.finished or step.due_at is not None:
         return
+
+    def at_least(moment: datetime | None) -> datetime | None:
+        if moment is None or counted_from is None:
+            return moment
+        return max(moment, counted_from)
+
+    declared = at_least(state.declared_at)
+    assert declared is not None
     anchors = Anchors(
-        declared_at=state.declared_at,
-        stage_started_at=state.stages.get(step.stage_id),
-        step_done_at={s.step_id: s.done_at for s in state.steps.values() if s.done_at},
+        declared_at=declared,
+        stage_started_at=at_least(state.stages.get(step.stage_id)),
+        step_done_at={
+            s.step_id: max(s.done_at, counted_from or s.done_at)
+            for s in state.steps.values()
+            if s.done_at
+        },
     )
     due = due_time(spec, anchors)
     if due is None:
@@ -1249,6 +1379,7 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     RequestEscalation: _request_escalation,
     AskAgain: _ask_again,
     DecideApproval: _decide_approval,
+    ChangeSeverity: _change_severity,
     Resolve: _resolve,
     Close: _close,
     Cancel: _cancel,

@@ -39,6 +39,7 @@ TIMER_ATTEMPTS = 3  # failed firings (one per tick) before a timer is set aside
 T = TypeVar("T")
 _RETRIES = 8
 _REFUSALS = {
+    ErrorCode.NOT_SEVERITY_JUDGE,
     ErrorCode.NOT_COMMANDER,
     ErrorCode.NOT_RESPONSIBLE,
     ErrorCode.NOT_APPROVER,
@@ -307,6 +308,16 @@ class IncidentService:
             command=dom.DecideApproval(
                 actor=actor, approval_key=approval, approve=approve, reason=reason
             ),
+        )
+
+    async def change_severity(
+        self, *, key: str, incident_id: int, actor: str, severity: Severity, reason: str
+    ) -> Outcome:
+        """Raise or lower the severity; the steps that apply follow (on the timeline)."""
+        return await self._apply(
+            key=key,
+            incident_id=incident_id,
+            command=dom.ChangeSeverity(actor=actor, severity=severity, reason=reason),
         )
 
     async def resolve(

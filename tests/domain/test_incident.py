@@ -714,6 +714,8 @@ PARAMS = {
     ErrorCode.NOT_PAGED: {},
     ErrorCode.STEP_REFUSED: {"step": "x"},
     ErrorCode.NOT_REFUSED: {"step": "x"},
+    ErrorCode.NOT_SEVERITY_JUDGE: {},
+    ErrorCode.SAME_SEVERITY: {"severity": "II"},
 }
 
 
@@ -792,3 +794,93 @@ def test_optional_steps_do_not_block_resolve_and_end_not_applicable() -> None:
     for step_id in optional:
         if state.steps[step_id].status is not d.StepStatus.INACTIVE:
             assert state.steps[step_id].finished
+
+
+# --- severity changes and false alarms (issue 15) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "error"),
+    [
+        ("O2", None),  # emergency office (the commander's role)
+        ("L3", None),  # leadership group
+        ("W1", ErrorCode.NOT_SEVERITY_JUDGE),
+        ("R1", ErrorCode.NOT_SEVERITY_JUDGE),  # the reporter may cancel, not re-grade
+    ],
+)
+def test_who_may_change_the_severity(actor: str, error: ErrorCode | None) -> None:
+    state = acked()
+    command = dom.ChangeSeverity(actor, Severity.II, "spreading")
+    if error is None:
+        dom.decide(state, command, T0 + 2 * M)
+        assert state.severity is Severity.II
+    else:
+        with pytest.raises(DomainError) as err:
+            dom.decide(state, command, T0 + 2 * M)
+        assert err.value.code is error
+        assert state.severity is Severity.III
+
+
+def test_a_severity_change_needs_a_reason_and_a_change() -> None:
+    state = acked()
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.ChangeSeverity("O1", Severity.II, " "), T0)
+    assert err.value.code is ErrorCode.REASON_REQUIRED
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.ChangeSeverity("O1", Severity.III, "same"), T0)
+    assert err.value.code is ErrorCode.SAME_SEVERITY
+
+
+def test_raising_to_major_starts_the_major_steps_counted_from_the_change() -> None:
+    state = acked(Severity.IV)
+    assert state.steps["report-major"].status is StepStatus.NOT_APPLICABLE
+    at = T0 + 40 * M  # long after the declaration: 15 minutes count from now
+    events = dom.decide(state, dom.ChangeSeverity("O1", Severity.II, "all units hit"), at)
+    assert kinds(events)[0] == "severity_changed"
+    assert events[0].data == {
+        "from": "IV",
+        "to": "II",
+        "reason": "all units hit",
+        "major": True,
+        "raised": True,
+    }
+    assert events[0].actor == "O1"
+    major = state.steps["report-major"]
+    assert major.status is StepStatus.OPEN
+    assert major.due_at == at + 15 * M
+    assert state.steps["approve"].status is StepStatus.PENDING  # waits for the report
+    dom.decide(state, CompleteStep("O1", "report-major"), at + M)
+    assert state.steps["approve"].status is StepStatus.AWAITING_APPROVAL
+
+
+def test_lowering_ends_the_steps_that_no_longer_apply_on_the_record() -> None:
+    state = acked(Severity.II)
+    events = dom.decide(state, dom.ChangeSeverity("L1", Severity.III, "contained"), T0 + 2 * M)
+    ended = [e for e in events if e.kind == "step_not_applicable"]
+    assert {e.data["step"] for e in ended} == {"report-major", "approve"}
+    assert all(e.actor == "L1" and e.data["reason"] == "contained" for e in ended)
+    assert state.steps["report-major"].status is StepStatus.NOT_APPLICABLE
+    assert not [t for t in state.timers if t.live and t.target == "report-major"]
+    # a later raise brings them back
+    dom.decide(state, dom.ChangeSeverity("O1", Severity.I, "worse"), T0 + 5 * M)
+    assert state.steps["report-major"].status is StepStatus.OPEN
+
+
+def test_lowering_keeps_an_escalation_the_commander_asked_for() -> None:
+    state = acked(Severity.III)
+    dom.decide(state, RequestEscalation("O1", "needs coordination"), T0 + 2 * M)
+    dom.decide(state, dom.ChangeSeverity("O1", Severity.IV, "smaller"), T0 + 3 * M)
+    assert state.steps["approve"].status is StepStatus.AWAITING_APPROVAL
+
+
+def test_a_false_alarm_stops_every_timer_and_nothing_more_happens() -> None:
+    state = acked(Severity.II)
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, Cancel("W1", "false alarm"), T0 + 2 * M)
+    assert err.value.code is ErrorCode.NOT_COMMANDER
+    events = dom.decide(state, Cancel("L2", "误报：监控探针故障"), T0 + 2 * M)
+    assert kinds(events)[-1] == "cancelled"
+    assert state.status is Status.CANCELLED
+    assert state.cancel_reason == "误报：监控探针故障"
+    assert not [t for t in state.timers if t.live]
+    assert run_timers(state, T0 + 10 * 60 * M) == []

@@ -157,6 +157,7 @@ def _children(state: IncidentState) -> list[tuple[str, Any]]:
 def _incident_values(state: IncidentState) -> dict[str, Any]:
     return {
         "status": state.status.value,
+        "severity": state.severity.value,  # raised or lowered while the incident runs
         "commander": state.commander,
         "resolved_at": state.resolved_at,
         "closed_at": state.closed_at,
@@ -180,7 +181,6 @@ async def insert_incident(
         drill=state.drill,
         playbook_id=state.playbook.id,
         playbook_hash=playbook_hash,
-        severity=state.severity.value,
         title=report.title,
         reporter=state.reporter,
         commander_role=state.playbook.commander_role,

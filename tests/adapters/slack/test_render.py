@@ -53,6 +53,8 @@ ENGINE_KINDS = (
     "resolved",
     "cancelled",
     "refused",
+    "approval_asked_again",
+    "severity_changed",
 )
 
 
@@ -547,6 +549,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "broadcast_to": None,
     },
     "step_unblocked": {"step": "report-office"},
+    "approval_asked_again": {"step": "report-office", "reason": EVIL, "refused_by": "U1"},
+    "severity_changed": {"from": "IV", "to": "II", "reason": EVIL, "major": True, "raised": True},
     "step_reassigned": {"step": "report-office", "from": None, "to": "person@example.com"},
     "step_reminder": {
         "step": "report-office",
