@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,6 +85,8 @@ class Metrics:
             "Scrapes whose database figures could not be read",
             registry=self.registry,
         )
+        # More figures read at scrape time (the report summary's gauges), each given ``now``.
+        self.sources: list[Callable[[datetime], Awaitable[list[Metric]]]] = []
 
     async def render(self, *, now: datetime, within: float = 5.0) -> bytes:
         """The exposition text: in-process metrics, then the figures read from the database."""
@@ -97,6 +99,11 @@ class Metrics:
         registry.register(_Delegate(self.registry))
         if figures is not None:
             registry.register(_Static(figures.families()))
+        for source in self.sources:
+            try:
+                registry.register(_Static(await asyncio.wait_for(source(now), within)))
+            except Exception:
+                self.scrape_errors.inc()
         return generate_latest(registry)
 
 

@@ -22,7 +22,7 @@ from epbot.adapters.db.engine import make_sessionmaker
 from epbot.domain import reports as rep
 from epbot.domain.anchor import Anchor, anchor_of
 from epbot.domain.audit import ChainEntry, ChainProblem, verify_chain
-from epbot.domain.incident import IncidentState
+from epbot.domain.incident import IncidentState, Status
 from epbot.domain.matrix import Matrix
 from epbot.services.incidents import incident_number
 
@@ -174,17 +174,34 @@ async def incident_figures(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    cache: dict[tuple[int, int], rep.IncidentFigures] | None = None,
 ) -> list[rep.IncidentFigures]:
-    """Each incident declared in [since, until) reduced to its figures (cancelled ones left out)."""
-    query = select(col(m.Incident.id)).where(col(m.Incident.cancelled_at).is_(None))
+    """Each incident declared in [since, until) reduced to its figures (cancelled ones left out).
+
+    With ``cache`` (keyed by incident id and version), a finished incident that did not
+    change is not loaded again: a scrape reads only what moved.
+    """
+    query = select(col(m.Incident.id), col(m.Incident.version), col(m.Incident.status)).where(
+        col(m.Incident.cancelled_at).is_(None)
+    )
     if since is not None:
         query = query.where(col(m.Incident.declared_at) >= since)
     if until is not None:
         query = query.where(col(m.Incident.declared_at) < until)
     out = []
     async with make_sessionmaker(engine)() as session:
-        for incident_id in list(await session.exec(query.order_by(col(m.Incident.id)))):
+        for incident_id, version, status in list(
+            await session.exec(query.order_by(col(m.Incident.id)))
+        ):
             assert incident_id is not None
-            state = (await repo.load(session, incident_id, matrix)).state
-            out.append(rep.incident_figures(state, rep.ended_at(state) or now))
+            known = cache.get((incident_id, version)) if cache is not None else None
+            if known is None:
+                state = (await repo.load(session, incident_id, matrix)).state
+                known = rep.incident_figures(state, rep.ended_at(state) or now)
+                if cache is not None and status in _FINISHED:
+                    cache[(incident_id, version)] = known
+            out.append(known)
     return out
+
+
+_FINISHED = {Status.RESOLVED.value, Status.CLOSED.value}

@@ -1,7 +1,7 @@
 """A scripted incident on the fake clock, whose figures the report tests know exactly.
 
 system-fault, severity II, declared at START (09:00 in Asia/Shanghai):
-  +2 min   the emergency office acknowledges its page (commander U01EOF0001)
+  +2 min   the emergency office acknowledges its page (commander U01EOF0001; ack_after)
   +3 min   report-office done (due +5 min: 2 min early)
   +6 min   the commander asks for emergency response; +10 min the leader approves
   +11 min  every new page acknowledged
@@ -34,6 +34,7 @@ async def scripted_incident(
     leadership_after: timedelta = timedelta(minutes=20),
     severity: Severity = Severity.II,
     resolve: bool = True,
+    ack_after: timedelta = timedelta(minutes=2),
 ) -> int:
     clock.set(at)
     outcome = await service.declare(
@@ -45,7 +46,7 @@ async def scripted_incident(
         drill=drill,
     )
     iid = outcome.incident_id
-    clock.set(at + timedelta(minutes=2))
+    clock.set(at + ack_after)
     await service.acknowledge_page(
         key=key("ack"), incident_id=iid, page="emergency-office#1", actor=COMMANDER
     )
@@ -67,9 +68,10 @@ async def scripted_incident(
             key=key(), incident_id=iid, step="report-leadership", actor=COMMANDER
         )
     clock.set(at + timedelta(minutes=25))
-    await service.skip_step(
-        key=key(), incident_id=iid, step="start-unit-plan", actor=COMMANDER, reason="演练不需要"
-    )
+    if (await service.state(iid)).steps["start-unit-plan"].status is StepStatus.OPEN:
+        await service.skip_step(
+            key=key(), incident_id=iid, step="start-unit-plan", actor=COMMANDER, reason="演练不需要"
+        )
     minute = 26
     for _ in range(60):
         state = await service.state(iid)
