@@ -68,9 +68,14 @@ def _sandbox(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     import asyncio
 
+    from epbot.adapters.anchor_files import AnchorFileError, read_anchors
     from epbot.services.audit import verify_incident
 
-    code, message = asyncio.run(verify_incident(settings.database_url, args.incident))
+    try:
+        anchors = read_anchors(args.anchor or [])
+    except AnchorFileError as exc:
+        return _fail(str(exc), 1)
+    code, message = asyncio.run(verify_incident(settings.database_url, args.incident, anchors))
     out.write(message + "\n")
     return code
 
@@ -145,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check an incident's hash-chained timeline")
     verify.add_argument("incident", help="incident id or number (2026-0007, DRILL-2026-0001)")
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        metavar="PATH",
+        help="an exported report (or a folder of them): the table must still hold the entries "
+        "its audit anchor pinned (repeatable; the longest anchor of the incident counts)",
+    )
     verify.set_defaults(run=_audit_verify)
 
     report = sub.add_parser("report", help="after-action reports and figures, as files")

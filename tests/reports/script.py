@@ -16,13 +16,23 @@ from datetime import datetime, timedelta
 
 from epbot.adapters.clock import FakeClock
 from epbot.domain.incident import FINISHED_STEP, StepStatus
-from epbot.domain.playbook import Severity
+from epbot.domain.playbook import Severity, StepKind
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import START, ack_all, key, report
 
 COMMANDER = "U01EOF0001"
 LEADER = "U01LDR0001"
 ESCALATION = "approve-emergency-response"
+
+
+async def finish(service: IncidentService, iid: int, step: str) -> None:
+    """The commander does a step: a report step by sending its report, where that exists."""
+    state = await service.state(iid)
+    send = getattr(service, "send_report", None)
+    if state.steps[step].kind is StepKind.REPORT and send is not None:
+        await send(key=key(), incident_id=iid, actor=COMMANDER, step=step)
+    else:
+        await service.complete_step(key=key(), incident_id=iid, step=step, actor=COMMANDER)
 
 
 async def scripted_incident(
@@ -51,7 +61,7 @@ async def scripted_incident(
         key=key("ack"), incident_id=iid, page="emergency-office#1", actor=COMMANDER
     )
     clock.set(at + timedelta(minutes=3))
-    await service.complete_step(key=key(), incident_id=iid, step="report-office", actor=COMMANDER)
+    await finish(service, iid, "report-office")
     clock.set(at + timedelta(minutes=6))
     await service.request_escalation(
         key=key(), incident_id=iid, actor=COMMANDER, reason="not contained"
@@ -64,9 +74,7 @@ async def scripted_incident(
     await ack_all(service, iid)
     if severity.is_major:
         clock.set(at + leadership_after)
-        await service.complete_step(
-            key=key(), incident_id=iid, step="report-leadership", actor=COMMANDER
-        )
+        await finish(service, iid, "report-leadership")
     clock.set(at + timedelta(minutes=25))
     if (await service.state(iid)).steps["start-unit-plan"].status is StepStatus.OPEN:
         await service.skip_step(
@@ -79,9 +87,7 @@ async def scripted_incident(
         if not todo:
             break
         clock.set(at + timedelta(minutes=minute))
-        await service.complete_step(
-            key=key(), incident_id=iid, step=todo[0].step_id, actor=COMMANDER
-        )
+        await finish(service, iid, todo[0].step_id)
         minute += 1
     if resolve:
         state = await service.state(iid)

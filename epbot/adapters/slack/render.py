@@ -36,6 +36,7 @@ from epbot.adapters.slack.mrkdwn import (
     escape,
     truncate,
 )
+from epbot.domain.anchor import anchor_of_events
 from epbot.domain.incident import (
     OPEN_STATUSES,
     ApprovalState,
@@ -50,6 +51,7 @@ from epbot.domain.incident import (
 )
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import SEVERITY_NAMES, STAGE_ORDER, Playbook, Severity, StageId, StepKind
+from epbot.domain.reports import scorecard
 
 __all__ = [
     "ASSIGNEE_FIELD",
@@ -971,7 +973,17 @@ def closing_report(
         late=[s for s in steps if s.status is StepStatus.DONE and not _on_time(s)],
         approvals=list(state.approvals.values()),
         pages=state.pages,
+        anchor=_anchor(state, timeline, ctx),
+        card=scorecard(state, ended or ctx.now) if state.drill else None,
     )
+
+
+def _anchor(state: IncidentState, timeline: Sequence[dict[str, Any]], ctx: RenderContext) -> Any:
+    """The audit chain's head and length, stated outside the table (issue 17)."""
+    try:
+        return anchor_of_events(ctx.number, _incident_ref(state), timeline)
+    except (KeyError, TypeError, ValueError):  # a partial timeline (tests): state nothing
+        return None
 
 
 def closing_report_message(
