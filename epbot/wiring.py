@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from epbot.adapters.clock import SystemClock
 from epbot.adapters.db.engine import make_engine
 from epbot.adapters.db.migrate import upgrade, upgrade_async
+from epbot.adapters.drill_clock import DrillClock, build_drill_clock
 from epbot.adapters.health import Readiness
 from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
 from epbot.adapters.metrics import Metrics
@@ -50,6 +51,7 @@ class Bot:
     metrics: Metrics | None = None
     readiness: Readiness | None = None
     listeners: ListenerWork = field(default_factory=ListenerWork)
+    drills: DrillClock | None = None  # scheduled drills (playbooks/drills.yaml)
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics."""
@@ -71,6 +73,16 @@ class Bot:
         await self.leadership.start()
         self.delivery.start(poll_interval)
         self.delivery.kick()
+        if self.drills is None:
+            self.drills = build_drill_clock(
+                engine=self.engine,
+                incidents=self.service,
+                library=self.library,
+                tz=self.settings.tz,
+                locale=self.settings.locale,
+                on_started=self.delivery.kick,
+            )
+        self.drills.start()
 
     async def stop(self) -> None:
         """Finish what is in progress, then stop; what is left waits in the tables.
@@ -85,6 +97,8 @@ class Bot:
             log.warning("stopping with %s Slack listener(s) still running", self.listeners.running)
         await self.timers.shutdown(grace=grace)
         await self.leadership.stop()
+        if self.drills is not None:
+            await self.drills.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.delivery.wait_idle(), grace)
         await self.delivery.stop()

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from epbot.domain.alerts import AlertRules, check_alert_rules, parse_alert_rules
+from epbot.domain.drills import DrillPlan
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import Playbook
 from epbot.domain.validation import (
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MATRIX_FILE = "matrix.yaml"
 ALERTS_FILE = "alerts.yaml"  # the alert routing rules (docs/alerts.md), not a playbook
+DRILLS_FILE = "drills.yaml"  # the drill programme (docs/reports.md), not a playbook
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -190,6 +192,7 @@ class PlaybookSet:
     matrix: Matrix
     files: dict[str, Path] = field(default_factory=dict)  # playbook id -> file
     alert_rules: AlertRules = field(default_factory=AlertRules)
+    drills: DrillPlan = field(default_factory=DrillPlan)
 
     def get(self, name: str) -> Playbook | None:
         """The playbook whose id or alias is ``name`` (case-insensitive, zh or en)."""
@@ -209,7 +212,7 @@ def playbook_files(directory: Path, matrix_path: Path) -> list[Path]:
         if p.suffix in _SUFFIXES
         and p.is_file()
         and p.resolve() != matrix_path.resolve()
-        and p.name != ALERTS_FILE
+        and p.name not in (ALERTS_FILE, DRILLS_FILE)
     )
 
 
@@ -290,6 +293,12 @@ def load_playbook_set(
         directory / ALERTS_FILE, [pb.id for _, _, pb in loaded], matrix
     )
     errors += rule_errors
+    from epbot.adapters.drill_files import load_drills  # it reads YAML with this module
+
+    # A playbook that fails to load still counts as known here: its own error is enough.
+    known = sorted({pb.id for _, _, pb in loaded} | {path.stem for path in files})
+    drills, drill_errors = load_drills(directory / DRILLS_FILE, known, matrix)
+    errors += drill_errors
     if errors or matrix is None:
         return None, sorted(set(errors))
     return (
@@ -298,6 +307,7 @@ def load_playbook_set(
             matrix=matrix,
             files={pb.id: path for path, _, pb in loaded},
             alert_rules=rules,
+            drills=drills,
         ),
         [],
     )
@@ -347,7 +357,12 @@ class PlaybookLibrary:
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         stamps = []
         files = playbook_files(self.directory, self.matrix_path)
-        for path in [self.matrix_path, *files, self.directory / ALERTS_FILE]:
+        for path in [
+            self.matrix_path,
+            *files,
+            self.directory / ALERTS_FILE,
+            self.directory / DRILLS_FILE,
+        ]:
             try:
                 st = path.stat()
             except OSError:

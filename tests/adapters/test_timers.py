@@ -124,3 +124,55 @@ async def test_shutdown_cuts_a_tick_that_outlasts_the_grace() -> None:
     await _wait_for(started)
     await timers.shutdown(grace=0.2)
     assert cancelled
+
+
+async def test_a_wake_up_asked_for_during_a_tick_is_not_lost() -> None:
+    """The stall: a tick that schedules the next wake-up while it still runs (the service
+    reschedules at the end of every tick and after every use case) must get that wake-up
+    on time, not at the next poll. Real clock: APScheduler used to skip a wake-up job
+    whose previous instance was still running ("maximum number of running instances")."""
+    loop = asyncio.get_running_loop()
+    rang: list[float] = []
+    second = asyncio.Event()
+    timers: SchedulerTimers
+
+    async def tick() -> None:
+        rang.append(loop.time())
+        if len(rang) == 1:
+            # A timer falls due 50 ms from now, while this tick runs 300 ms more.
+            timers.wake_at(datetime.now(UTC) + timedelta(milliseconds=50))
+            await asyncio.sleep(0.3)
+        else:
+            second.set()
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(seconds=30))
+    timers.start()
+    try:
+        await _wait_for(second, seconds=5.0)  # the poll would only come after 30 s
+    finally:
+        await timers.shutdown()
+    assert rang[1] - rang[0] < 1.0
+
+
+async def test_an_earlier_wake_up_is_not_moved_later_by_a_stale_one() -> None:
+    """Two use cases racing: the one that saw an earlier due time asks first, the one that
+    read the database before it asks second with a later time; the earlier one stands."""
+    woken = asyncio.Event()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        if ticks >= 2:
+            woken.set()
+
+    timers = SchedulerTimers(tick, poll_interval=timedelta(seconds=30))
+    timers.start()
+    try:
+        await asyncio.sleep(0.1)  # the start-up tick
+        soon = datetime.now(UTC) + timedelta(milliseconds=200)
+        timers.wake_at(soon)
+        timers.wake_at(soon + timedelta(minutes=10))  # stale: read before the new timer
+        await _wait_for(woken, seconds=5.0)
+    finally:
+        await timers.shutdown()

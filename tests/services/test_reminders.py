@@ -45,7 +45,7 @@ async def test_reminders_overdue_escalation_and_nudges_until_done(
     state = await service.state(iid)
     step = state.steps[STEP]
     assert step.overdue_at == START + timedelta(minutes=15)
-    await service.complete_step(key=key(), incident_id=iid, step=STEP, actor="U01EOF0001")
+    await service.send_report(key=key(), incident_id=iid, step=STEP, actor="U01EOF0001")
     for _ in range(10):
         clock.advance(timedelta(minutes=1))
         await service.tick()
@@ -99,3 +99,27 @@ async def test_steps_due_from_another_step_get_their_deadline_when_it_is_done(
     await service.complete_step(key=key(), incident_id=iid, step="locate-cause", actor="U02INS0002")
     state = await service.state(iid)
     assert state.steps["fix-fault"].due_at == clock.now() + timedelta(hours=1)
+
+
+async def test_a_repeating_nudge_that_fell_due_while_down_is_posted_once(
+    declare, service: IncidentService, clock: FakeClock
+) -> None:
+    """Nudges due at minutes 17, 19, 21 and 23 while the bot was down: one nudge, saying
+    how late it is, and the next one on the grid ahead of now."""
+    iid = (await declare("system-fault")).incident_id
+    clock.advance(timedelta(minutes=16))
+    await service.tick()  # overdue at 15; the first nudge is due at 17
+    clock.advance(timedelta(minutes=7, seconds=30))  # down until 23:30
+    await service.tick()
+    await service.tick()  # a second tick at the same moment adds nothing
+    nudges = [
+        json.loads(e["payload"])
+        for e in await service.timeline(iid)
+        if e["kind"] == "step_nudge" and json.loads(e["payload"])["step"] == STEP
+    ]
+    assert len(nudges) == 1
+    assert nudges[0]["late_seconds"] == 6 * 60 + 30  # due at 17:00, fired at 23:30
+    state = await service.state(iid)
+    assert [t.due_at for t in state.timers if t.target == STEP] == [
+        START + timedelta(minutes=25)
+    ]
