@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from epbot.adapters.alerts_http import AlertIntake, AlertMetrics
 from epbot.adapters.clock import SystemClock
 from epbot.adapters.db.engine import make_engine
 from epbot.adapters.db.migrate import upgrade, upgrade_async
@@ -21,12 +22,15 @@ from epbot.adapters.health import Readiness
 from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
 from epbot.adapters.metrics import Metrics
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError
+from epbot.adapters.slack.alert_render import resolved_note
+from epbot.adapters.slack.alert_ui import AlertInteractions
 from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, web_app
 from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
 from epbot.adapters.slack.interactions import Interactions
 from epbot.adapters.timers import SchedulerTimers
 from epbot.config import ConfigError, Settings, require_slack
+from epbot.services.alerts import AlertService
 from epbot.services.incidents import IncidentService
 from epbot.services.ports import Clock
 from handlers import Deps, register
@@ -51,13 +55,20 @@ class Bot:
     metrics: Metrics | None = None
     readiness: Readiness | None = None
     listeners: ListenerWork = field(default_factory=ListenerWork)
+    alerts: AlertService | None = None
+    alert_intake: AlertIntake | None = None
     drills: DrillClock | None = None  # scheduled drills (playbooks/drills.yaml)
 
     def web(self) -> web.Application:
-        """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics."""
+        """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
+        and the alert webhooks ``POST /alerts/...``."""
         clock = self.service.clock
         application = web_app(
-            self.app, readiness=self.readiness, metrics=self.metrics, now=clock.now
+            self.app,
+            readiness=self.readiness,
+            metrics=self.metrics,
+            now=clock.now,
+            routes=[self.alert_intake.add_routes] if self.alert_intake else (),
         )
 
         async def lifecycle(_app: web.Application) -> Any:
@@ -180,7 +191,25 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         tz=settings.tz,
     )
     app = build_app(client=client, signing_secret=settings.slack_signing_secret.get_secret_value())
-    register(app, Deps(service=service, ui=ui))
+    alert_metrics = AlertMetrics(metrics.registry)
+    alerts = AlertService(
+        incidents=service,
+        rules=lambda: library.current.alert_rules,
+        channel=settings.alert_channel,
+        observer=alert_metrics,
+        resolved_note=lambda alert: resolved_note(alert, settings.locale),
+        after_change=delivery.kick,
+    )
+    alert_intake = AlertIntake(
+        service=alerts,
+        tokens=settings.alert_token_map(),
+        rate_limit=settings.alert_rate_limit,
+        rate_window=settings.alert_rate_window,
+        now=clock.now,
+        metrics=alert_metrics,
+    )
+    alert_ui = AlertInteractions(ui=ui, alerts=alerts)
+    register(app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui))
     listeners = ListenerWork()
     track_listeners(app, listeners)
     readiness = Readiness(
@@ -203,6 +232,8 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         metrics=metrics,
         readiness=readiness,
         listeners=listeners,
+        alerts=alerts,
+        alert_intake=alert_intake,
     )
 
 

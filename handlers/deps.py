@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from epbot.adapters.slack.alert_ui import AlertInteractions
 from epbot.adapters.slack.interactions import Interactions
+from epbot.services.alerts import AlertService
 from epbot.services.incidents import IncidentService
 
 
@@ -12,3 +14,5 @@ from epbot.services.incidents import IncidentService
 class Deps:
     service: IncidentService
     ui: Interactions
+    alerts: AlertService | None = None  # early warning (handlers/alerts.py)
+    alert_ui: AlertInteractions | None = None

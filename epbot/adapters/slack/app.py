@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,8 +166,10 @@ def web_app(
     readiness: Readiness | None = None,
     metrics: Metrics | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    routes: Sequence[Callable[[web.Application], None]] = (),
 ) -> web.Application:
-    """aiohttp application serving ``POST /slack/events``, health, readiness and metrics."""
+    """aiohttp application serving ``POST /slack/events``, health, readiness and metrics;
+    each of ``routes`` adds its own (the alert webhooks)."""
 
     async def events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
@@ -205,4 +207,6 @@ def web_app(
             )
 
         application.router.add_get(METRICS_PATH, scrape)
+    for add_routes in routes:
+        add_routes(application)
     return application
