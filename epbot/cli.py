@@ -108,6 +108,12 @@ def _report_summary(args: argparse.Namespace, settings: Settings, out: TextIO) -
     return report_summary(settings, args.since, args.until, args.format, args.output, out)
 
 
+def _drills_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from epbot.drills_cli import list_drills
+
+    return list_drills(settings, args.count, out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epbot", description="Emergency-plan bot for Slack (应急预案机器人)."
@@ -172,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", default="md", help="json, md or csv (default md)")
     summary.add_argument("--output", "-o", help="file to write (default: stdout)")
     summary.set_defaults(run=_report_summary)
+
+    drills = sub.add_parser("drills", help="the drill programme (playbooks/drills.yaml)")
+    drills_sub = drills.add_subparsers(dest="drills_command", required=True)
+    listing = drills_sub.add_parser("list", help="each scheduled drill and its next runs")
+    listing.add_argument("--count", type=int, default=3, help="next runs per drill (default 3)")
+    listing.set_defaults(run=_drills_list)
     return parser
 
 

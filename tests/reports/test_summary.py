@@ -108,8 +108,7 @@ async def test_summary_csv_and_markdown(known_set: None, cli_env: Callable[[str]
     assert "演练" in said
     assert (
         "| 系统出现故障 | II 重大 | 3 | 4分00秒 | 6分00秒 | 37分00秒 | 37分00秒 "
-        "| 89.7% (35/39) | 66.7% (2/3) |"
-        in said
+        "| 89.7% (35/39) | 66.7% (2/3) |" in said
     )
 
 

@@ -1,0 +1,142 @@
+"""Starting scheduled drills: once each, at their time, whichever process gets there first.
+
+A drill run is a row keyed by (drill id, scheduled time). Every process may look for due
+runs; the one whose insert succeeds declares the drill (``IncidentService.declare`` with
+``drill=True`` and an idempotency key of the run) and posts the scenario. A process that
+died between the claim and the declaration leaves a run with no incident: after a grace
+period another process takes the claim over and declares it under the same key, so the
+drill still starts exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from epbot.adapters.db import models as m
+from epbot.adapters.db.engine import make_sessionmaker
+from epbot.adapters.drill_files import runs_between
+from epbot.adapters.report_files import report_labels
+from epbot.domain import incident as dom
+from epbot.domain.drills import Drill, DrillPlan, starter
+from epbot.domain.matrix import Matrix
+from epbot.services.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+
+CATCH_UP = timedelta(hours=1)  # a run missed while every process was down still starts
+TAKE_OVER_AFTER = timedelta(minutes=2)  # a claim with no incident after this is abandoned
+
+
+@dataclass(frozen=True)
+class Started:
+    drill_id: str
+    scheduled_for: datetime
+    incident_id: int
+
+
+class DrillService:
+    """Finds due drill runs, claims each once across processes, and declares the drill."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        incidents: IncidentService,
+        plan: Callable[[], DrillPlan],
+        matrix: Callable[[], Matrix],
+        tz: ZoneInfo,
+        locale: str,
+    ) -> None:
+        self._engine = engine
+        self._sessions = make_sessionmaker(engine)
+        self.incidents = incidents
+        self.plan, self._matrix = plan, matrix
+        self.tz, self.locale = tz, locale
+        self.holder = incidents.holder
+
+    async def run_due(self, now: datetime, *, since: datetime | None = None) -> list[Started]:
+        """Start every run scheduled in (since, now] (default: the last hour) not yet started."""
+        after = since if since is not None else now - CATCH_UP
+        started = []
+        for drill in self.plan().drills:
+            for at in runs_between(drill, after, now, self.tz):
+                if await self._claim(drill.id, at, now):
+                    started.append(await self._start(drill, at))
+        return started
+
+    async def _claim(self, drill_id: str, at: datetime, now: datetime) -> bool:
+        """True if this process now owns the run: it inserted the row, or took over a stale one."""
+        table = m.DrillRun.__table__  # type: ignore[attr-defined]
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = {"drill_id": drill_id, "scheduled_for": at, "claimed_by": self.holder}
+        insert = (
+            dialect.insert(table)
+            .values(**values, claimed_at=now)
+            .on_conflict_do_nothing(index_elements=["drill_id", "scheduled_for"])
+            .returning(table.c.id)
+        )
+        take_over = (
+            sa.update(table)
+            .where(
+                table.c.drill_id == drill_id,
+                table.c.scheduled_for == at,
+                table.c.incident_id.is_(None),
+                table.c.claimed_at < now - TAKE_OVER_AFTER,
+            )
+            .values(claimed_by=self.holder, claimed_at=now)
+            .returning(table.c.id)
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(insert)).first() is not None:
+                return True
+            return (await conn.execute(take_over)).first() is not None
+
+    async def _start(self, drill: Drill, at: datetime) -> Started:
+        matrix = self._matrix()
+        person = starter(drill, matrix) or drill.started_by
+        words = report_labels(self.locale)
+        lang = "en" if self.locale.lower().startswith("en") else "zh-CN"
+        scenario = drill.scenario.get(lang) if drill.scenario else None
+        run_key = f"drill:{drill.id}:{at.isoformat()}"
+        outcome = await self.incidents.declare(
+            key=run_key,
+            playbook=drill.playbook,
+            severity=drill.severity,
+            report=dom.ReportFields(
+                occurred_at=at,
+                place=words["drill.place"],
+                nature=scenario or drill.title.get(lang),
+                scope=words["drill.scope"],
+                trend=words["drill.trend"],
+                measures=words["drill.measures"],
+                unit_id=drill.unit,
+                contact_phone=drill.contact_phone,
+                title=drill.title.get(lang),
+            ),
+            reporter=person,
+            drill=True,
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(m.DrillRun)
+                .where(col(m.DrillRun.drill_id) == drill.id, col(m.DrillRun.scheduled_for) == at)
+                .values(incident_id=outcome.incident_id)
+            )
+        if scenario:
+            await self.incidents.post_update(
+                key=f"{run_key}:scenario",
+                incident_id=outcome.incident_id,
+                actor=person,
+                text=words["drill.scenario"].format(text=scenario),
+            )
+        log.info("drill %s scheduled for %s started", drill.id, at.isoformat())
+        return Started(drill.id, at, outcome.incident_id)
