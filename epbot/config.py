@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     leader_retry_seconds: float = Field(
         default=3.0, gt=0, le=10, validation_alias=_env("EPBOT_LEADER_RETRY_SECONDS")
     )
+    # Delivery: how many Slack conversations are served at once (each in order), and
+    # whether calls are paced by Slack's rate tiers before Slack has to answer 429.
+    delivery_workers: int = Field(
+        default=32, ge=1, le=128, validation_alias=_env("EPBOT_DELIVERY_WORKERS")
+    )
+    slack_pacing: bool = Field(default=True, validation_alias=_env("EPBOT_SLACK_PACING"))
     # Graceful shutdown (SIGTERM): how long to wait for requests and their work to finish.
     shutdown_timeout: float = Field(
         default=20.0, ge=0, le=300, validation_alias=_env("EPBOT_SHUTDOWN_TIMEOUT")

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -28,6 +27,7 @@ from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, w
 from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
 from epbot.adapters.slack.interactions import Interactions
+from epbot.adapters.slack.pacing import Pacer
 from epbot.adapters.timers import SchedulerTimers
 from epbot.config import ConfigError, Settings, require_slack
 from epbot.services.alerts import AlertService
@@ -55,9 +55,9 @@ class Bot:
     metrics: Metrics | None = None
     readiness: Readiness | None = None
     listeners: ListenerWork = field(default_factory=ListenerWork)
+    drills: DrillClock | None = None  # scheduled drills (playbooks/drills.yaml)
     alerts: AlertService | None = None
     alert_intake: AlertIntake | None = None
-    drills: DrillClock | None = None  # scheduled drills (playbooks/drills.yaml)
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
@@ -146,6 +146,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         timeout=slack_timeout,
         default_locale=settings.locale,
         metrics=metrics.slack,
+        pacer=Pacer(enabled=settings.slack_pacing),
     )
     delivery = Delivery(
         engine=engine,
@@ -155,6 +156,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         locale=settings.locale,
         tz=settings.tz,
         incidents_channel=settings.incidents_channel,
+        workers=settings.delivery_workers,
     )
 
     async def tick() -> int:
@@ -166,7 +168,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     def led(leader: bool) -> None:
         metrics.leader.set(1 if leader else 0)
         if leader:
-            timers.wake_at(datetime.now(UTC))  # catch up on whatever fell due meanwhile
+            timers.wake_at(clock.now())  # catch up on whatever fell due meanwhile
 
     leadership: Leadership
     if engine.dialect.name == "postgresql":
@@ -174,12 +176,12 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
             settings.database_url,
             retry_interval=settings.leader_retry_seconds,
             on_change=led,
-            on_notify=lambda: timers.wake_at(datetime.now(UTC)),
+            on_notify=lambda: timers.wake_at(clock.now()),
         )
     else:
         leadership = AlwaysLeader(on_change=led)
     timers = SchedulerTimers(
-        tick, gate=lambda: leadership.is_leader, elsewhere=leadership.notify
+        tick, clock=clock, gate=lambda: leadership.is_leader, elsewhere=leadership.notify
     )
     service.timers = timers
     ui = Interactions(

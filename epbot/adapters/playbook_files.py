@@ -10,6 +10,7 @@ keeps the snapshot it was declared with (``Playbook.canonical_json`` + ``content
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,6 +341,9 @@ def load_or_raise(directory: Path, matrix_path: Path | None = None) -> PlaybookS
 # ---------------------------------------------------------------------------- hot reload
 
 
+RECHECK_SECONDS = 1.0
+
+
 class PlaybookLibrary:
     """The current playbook set, re-read when any file changes (mtime, size, added, removed).
 
@@ -353,6 +357,7 @@ class PlaybookLibrary:
         self.errors: list[LoadError] = []
         self._current: PlaybookSet | None = None
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._checked = float("-inf")  # monotonic time of the last look at the files
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         stamps = []
@@ -380,6 +385,7 @@ class PlaybookLibrary:
 
     def refresh(self) -> bool:
         """Re-read the files if they changed; True when a new valid set was taken."""
+        self._checked = time.monotonic()
         stamp = self._fingerprint()
         if stamp == self._stamp:
             return False
@@ -395,8 +401,10 @@ class PlaybookLibrary:
 
     @property
     def current(self) -> PlaybookSet:
-        """The latest valid set (files are checked for changes first)."""
-        self.refresh()
+        """The latest valid set; the files are looked at again at most once a second, not
+        on every access (a request reads it several times, on the event loop)."""
+        if time.monotonic() - self._checked >= RECHECK_SECONDS or self._current is None:
+            self.refresh()
         if self._current is None:
             raise PlaybookSetError(self.errors)
         return self._current

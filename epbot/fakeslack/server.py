@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,29 @@ class _Failure:
     kind: FailureKind
     remaining: int
     retry_after: int
+    channel: str | None = None  # only calls with this ``channel`` argument
+
+
+@dataclass
+class Chaos:
+    """Random faults for storms and benchmarks: each call fails with these odds."""
+
+    server_errors: float = 0.0  # answered 500/502/503
+    rate_limited: float = 0.0  # answered 429 with Retry-After
+    retry_after: int = 1
+    seed: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - a test double's dice
+
+    def roll(self, method: str) -> _Failure | None:
+        dice = self.rng.random()
+        if dice < self.server_errors:
+            return _Failure(method, self.rng.choice((500, 502, 503)), 1, self.retry_after)
+        if dice < self.server_errors + self.rate_limited:
+            return _Failure(method, 429, 1, self.retry_after)
+        return None
 
 
 @dataclass
@@ -84,6 +108,7 @@ class FakeSlack:
         rate_limit_scale: float = 1.0,
         clock: Clock = time.monotonic,
         hang_seconds: float = 30.0,
+        latency: float = 0.0,
     ) -> None:
         self.workspace = workspace if workspace is not None else Workspace()
         self.reference = reference if reference is not None else Reference.load(reference_dir)
@@ -92,6 +117,8 @@ class FakeSlack:
         self.clock = clock
         self.limiter = RateLimiter(clock=clock, enabled=rate_limits, scale=rate_limit_scale)
         self.hang_seconds = hang_seconds
+        self.latency = latency  # seconds before each Web API answer (a real network's)
+        self.chaos: Chaos | None = None
         self.calls: list[Call] = []
         self._failures: list[_Failure] = []
         self._subscribers: list[asyncio.Queue[Event]] = []
@@ -165,15 +192,22 @@ class FakeSlack:
         return [call for call in self.calls if call.method == method]
 
     def inject_failure(
-        self, method: str, *, status: FailureKind = 500, times: int = 1, retry_after: int = 1
+        self,
+        method: str,
+        *,
+        status: FailureKind = 500,
+        times: int = 1,
+        retry_after: int = 1,
+        channel: str | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` ("*" = any) fail.
 
         ``status``: an HTTP status (429 answers ``ratelimited`` with ``Retry-After:
         retry_after``), ``"timeout"`` (no answer until the client gives up), or a Slack error
-        code answered as ``{"ok": false, "error": status}`` with HTTP 200.
+        code answered as ``{"ok": false, "error": status}`` with HTTP 200. ``channel``: only
+        calls with that ``channel`` argument fail.
         """
-        self._failures.append(_Failure(method, status, times, retry_after))
+        self._failures.append(_Failure(method, status, times, retry_after, channel))
 
     def reset(self) -> None:
         """Forget recorded calls, pending failures and rate-limit windows (not the workspace)."""
@@ -210,7 +244,11 @@ class FakeSlack:
         method = request.match_info["method"]
         args, token = await _read_args(request)
         bearer = request.headers.get("Authorization", "").startswith("Bearer ")
-        failure = self._take_failure(method)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        failure = self._take_failure(method, get_str(args, "channel") or None)
+        if failure is None and self.chaos is not None and method in self.reference:
+            failure = self.chaos.roll(method)
         if failure is not None and failure.kind == "timeout":
             self._record(method, args, NO_ANSWER, {"ok": False, "error": "timeout"})
             with contextlib.suppress(TimeoutError):
@@ -236,9 +274,9 @@ class FakeSlack:
     def _record(self, method: str, args: Args, status: int, response: Json) -> None:
         self.calls.append(Call(method, args, self.clock(), status, response))
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def _take_failure(self, method: str, channel: str | None) -> _Failure | None:
         for failure in self._failures:
-            if failure.method in (method, "*"):
+            if failure.method in (method, "*") and failure.channel in (None, channel):
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)

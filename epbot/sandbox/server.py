@@ -141,6 +141,7 @@ class Sandbox:
                 "slack_bot_token": SecretStr(self._token),
                 "slack_signing_secret": SecretStr(self._secret),
                 "slack_api_url": f"{base}/api/",
+                "slack_pacing": False,  # the emulated workspace has no rate limits
             }
         )
         try:

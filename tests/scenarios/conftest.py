@@ -275,6 +275,8 @@ async def harness(database_url: str, fake: FakeSlack) -> AsyncIterator[Harness]:
         incidents_channel=INCIDENTS_CHANNEL,
     )
     bot = await build(settings, clock=FakeClock(START), slack_timeout=2)
+    bot.client.backoff_start = 0.05  # retries of a failed call without seconds of real sleep
+    bot.client.patience = 5.0  # a call that keeps failing gives its row back sooner
     seed_workspace(fake, bot.library.matrix)
     runner = web.AppRunner(web_app(bot.app))
     await runner.setup()

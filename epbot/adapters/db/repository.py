@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from epbot.adapters.db import models as m
+from epbot.adapters.db import outbox
 from epbot.adapters.db.types import UTCDateTime
 from epbot.domain.audit import GENESIS, ChainEntry, canonical, entry_hash
 from epbot.domain.incident import (
@@ -376,29 +377,8 @@ async def timeline(session: AsyncSession, incident_id: int) -> list[ChainEntry]:
 async def enqueue_events(
     session: AsyncSession, incident_id: int, events: Sequence[Event], now: datetime
 ) -> None:
-    """Put each event in the outbox (same transaction), for the Slack side to deliver."""
-    for event in events:
-        session.add(
-            m.OutboxMessage(
-                incident_id=incident_id,
-                ordering_key=f"incident:{incident_id}",
-                method="event",
-                payload=json.dumps(
-                    {
-                        "kind": event.kind,
-                        "actor": event.actor,
-                        "at": event.at.isoformat(),
-                        "data": event.data,
-                    },
-                    ensure_ascii=False,
-                    default=str,
-                ),
-                status="pending",
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    await session.flush()
+    """Put each event in the outbox (same transaction), once per audience lane."""
+    await outbox.enqueue_events(session, incident_id, events, now)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,30 +6,28 @@ checked against the code (tests/adapters/slack/test_manifest.py scans this packa
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from epbot.adapters.metrics import SlackMetrics
+from epbot.adapters.slack.pacing import Deferred, Pacer
 
 log = logging.getLogger(__name__)
 
 Blocks = Sequence[dict[str, Any]]
+
+BACKOFF_START = 0.5  # seconds before the first retry of a failed call (then doubled)
+BACKOFF_CAP = 30.0
+INTERACTIVE_PATIENCE = 2.5  # a trigger_id lives 3 s: views.open cannot wait longer
 
 # Slack answers these with HTTP 200 but they are still worth a later retry.
 _TRANSIENT_ERRORS = frozenset(
@@ -70,29 +68,17 @@ def _failure(method: str, exc: BaseException) -> CallFailure:
     return CallFailure(method, type(exc).__name__, True)
 
 
-class _RateLimitCounter(AsyncRetryHandler):
-    """First in the retry chain: counts every 429 (retried or not), never retries itself."""
-
-    def __init__(self, metrics: SlackMetrics) -> None:
-        super().__init__(max_retry_count=0)
-        self._metrics = metrics
-
-    async def can_retry_async(
-        self,
-        *,
-        state: RetryState,  # noqa: ARG002
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,  # noqa: ARG002
-    ) -> bool:
-        if response is not None and response.status_code == 429:
-            method = request.url.rstrip("/").rsplit("/", 1)[-1]
-            self._metrics.rate_limited.labels(method=method).inc()
-        return False
-
-
 class SlackClient:
-    """Web API calls epbot makes, each raising :class:`CallFailure` on failure."""
+    """Web API calls epbot makes, each raising :class:`CallFailure` on failure.
+
+    Every call goes through one path (:meth:`_run`): it waits for its slot in the
+    :class:`~epbot.adapters.slack.pacing.Pacer`, and retries only itself, at once and
+    briefly: a 429 pauses its method (or channel) for ``Retry-After``; a 5xx, timeout or
+    connection error is retried with jittered backoff from about 0.5 s, capped at 30 s,
+    for at most ``patience`` seconds. Past that the failure goes to the caller (the
+    delivery worker keeps the row and frees the worker). No SDK retry handler sleeps
+    inside a worker.
+    """
 
     def __init__(
         self,
@@ -100,36 +86,68 @@ class SlackClient:
         *,
         base_url: str,
         timeout: int = 30,
-        rate_limit_retries: int = 1,
-        server_error_retries: int = 1,
         default_locale: str = "zh-CN",
         metrics: SlackMetrics | None = None,
+        pacer: Pacer | None = None,
+        patience: float = 30.0,
+        max_wait: float = 5.0,
+        backoff_start: float = BACKOFF_START,
     ) -> None:
         self.metrics = metrics
-        handlers: list[AsyncRetryHandler] = [] if metrics is None else [_RateLimitCounter(metrics)]
-        handlers += [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
-            AsyncServerErrorRetryHandler(max_retry_count=server_error_retries),
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        ]
+        self.pacer = pacer or Pacer(enabled=False)
+        self.patience = patience  # how long one call may keep retrying
+        self.max_wait = max_wait  # longest wait for a rate window before deferring
+        self.backoff_start = backoff_start
         self.web = AsyncWebClient(
-            token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers
+            token=token, base_url=base_url, timeout=timeout, retry_handlers=[]
         )
         self.default_locale = default_locale
         self._ids: dict[str, str | None] = {}  # person ref -> user id
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
+        self._warming: set[str] = set()
 
-    async def _run(self, method: str, call: Any) -> dict[str, Any]:
-        started = time.monotonic()
-        try:
-            response = await call
-        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-            failure = _failure(method, exc)
-            self._observe(method, failure.error, started)
-            raise failure from exc
-        self._observe(method, "ok", started)
-        data = response.data
-        return data if isinstance(data, dict) else {}
+    async def _run(
+        self,
+        method: str,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        channel: str | None = None,
+        patience: float | None = None,
+    ) -> dict[str, Any]:
+        """Call ``method`` (``call`` makes a fresh request each time), paced and retried."""
+        budget = self.patience if patience is None else patience
+        deadline = time.monotonic() + budget
+        backoff = self.backoff_start
+        while True:
+            try:
+                await self.pacer.acquire(method, channel, longest=min(self.max_wait, budget))
+            except Deferred as exc:
+                raise CallFailure(method, "paced", True, exc.wait) from None
+            started = time.monotonic()
+            try:
+                response = await call()
+            except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                failure = _failure(method, exc)
+                self._observe(method, failure.error, started)
+                if not failure.transient:
+                    raise failure from exc
+                if failure.error == "ratelimited" or _is_429(exc):
+                    if self.metrics is not None:
+                        self.metrics.rate_limited.labels(method=method).inc()
+                    self.pacer.pause(method, channel, failure.retry_after or 1.0)
+                    wait = failure.retry_after or 1.0
+                else:
+                    wait = backoff * random.uniform(1.0, 1.5)  # jitter, not security
+                    backoff = min(backoff * 2, BACKOFF_CAP)
+                if time.monotonic() + wait > deadline:
+                    raise failure from exc
+                log.debug("%s failed (%s); retrying in %.2fs", method, failure.error, wait)
+                if failure.error != "ratelimited" and not _is_429(exc):
+                    await asyncio.sleep(wait)
+                continue
+            self._observe(method, "ok", started)
+            data = response.data
+            return data if isinstance(data, dict) else {}
 
     def _observe(self, method: str, outcome: str, started: float) -> None:
         if self.metrics is not None:
@@ -139,7 +157,7 @@ class SlackClient:
 
     async def auth_test(self) -> dict[str, Any]:
         """auth.test: is the token valid and Slack reachable? (readiness)"""
-        return await self._run("auth.test", self.web.auth_test())
+        return await self._run("auth.test", lambda: self.web.auth_test(), patience=0)
 
     # --- messages ----------------------------------------------------------------------
 
@@ -154,13 +172,14 @@ class SlackClient:
         """chat.postMessage; a user id as ``channel`` posts in the app's DM with that user."""
         return await self._run(
             "chat.postMessage",
-            self.web.chat_postMessage(
+            lambda: self.web.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=list(blocks) if blocks else None,
                 thread_ts=thread_ts,
                 unfurl_links=False,
             ),
+            channel=channel,
         )
 
     async def update_message(
@@ -168,9 +187,10 @@ class SlackClient:
     ) -> dict[str, Any]:
         return await self._run(
             "chat.update",
-            self.web.chat_update(
+            lambda: self.web.chat_update(
                 channel=channel, ts=ts, text=text, blocks=list(blocks) if blocks else []
             ),
+            channel=channel,
         )
 
     async def post_ephemeral(
@@ -178,14 +198,20 @@ class SlackClient:
     ) -> dict[str, Any]:
         return await self._run(
             "chat.postEphemeral",
-            self.web.chat_postEphemeral(
+            lambda: self.web.chat_postEphemeral(
                 channel=channel, user=user, text=text, blocks=list(blocks) if blocks else None
             ),
+            channel=channel,
+            patience=INTERACTIVE_PATIENCE,
         )
 
     async def pin(self, channel: str, ts: str) -> None:
         try:
-            await self._run("pins.add", self.web.pins_add(channel=channel, timestamp=ts))
+            await self._run(
+                "pins.add",
+                lambda: self.web.pins_add(channel=channel, timestamp=ts),
+                channel=channel,
+            )
         except CallFailure as exc:
             if exc.error != "already_pinned":
                 raise
@@ -193,14 +219,17 @@ class SlackClient:
     # --- channels ----------------------------------------------------------------------
 
     async def create_channel(self, name: str) -> dict[str, Any]:
-        data = await self._run("conversations.create", self.web.conversations_create(name=name))
+        data = await self._run(
+            "conversations.create", lambda: self.web.conversations_create(name=name)
+        )
         channel = data.get("channel")
         return channel if isinstance(channel, dict) else {}
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._run(
             "conversations.setTopic",
-            self.web.conversations_setTopic(channel=channel, topic=topic[:250]),
+            lambda: self.web.conversations_setTopic(channel=channel, topic=topic[:250]),
+            channel=channel,
         )
 
     async def invite(self, channel: str, users: Sequence[str]) -> None:
@@ -210,7 +239,10 @@ class SlackClient:
         try:
             await self._run(
                 "conversations.invite",
-                self.web.conversations_invite(channel=channel, users=list(users), force=True),
+                lambda: self.web.conversations_invite(
+                    channel=channel, users=list(users), force=True
+                ),
+                channel=channel,
             )
         except CallFailure as exc:
             if exc.error not in ("already_in_channel", "cant_invite_self"):
@@ -219,10 +251,16 @@ class SlackClient:
     # --- views -------------------------------------------------------------------------
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
-        return await self._run("views.open", self.web.views_open(trigger_id=trigger_id, view=view))
+        return await self._run(
+            "views.open",
+            lambda: self.web.views_open(trigger_id=trigger_id, view=view),
+            patience=INTERACTIVE_PATIENCE,
+        )
 
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        await self._run("views.publish", self.web.views_publish(user_id=user_id, view=view))
+        await self._run(
+            "views.publish", lambda: self.web.views_publish(user_id=user_id, view=view)
+        )
 
     # --- people ------------------------------------------------------------------------
 
@@ -233,7 +271,9 @@ class SlackClient:
         if ref in self._ids:
             return self._ids[ref]
         try:
-            data = await self._run("users.lookupByEmail", self.web.users_lookupByEmail(email=ref))
+            data = await self._run(
+                "users.lookupByEmail", lambda: self.web.users_lookupByEmail(email=ref)
+            )
         except CallFailure as exc:
             if exc.transient:
                 raise
@@ -252,7 +292,7 @@ class SlackClient:
             return cached
         try:
             data = await self._run(
-                "users.info", self.web.users_info(user=user_id, include_locale=True)
+                "users.info", lambda: self.web.users_info(user=user_id, include_locale=True)
             )
         except CallFailure as exc:
             if exc.transient:
@@ -263,17 +303,35 @@ class SlackClient:
         self._users[user_id] = info
         return info
 
+    def cached_locale(self, user_id: str) -> str:
+        """The user's locale if already known, else the default, with no Web API call
+        (for the 3-second acknowledgement path); an unknown user is looked up in the
+        background, so the next answer is in their language."""
+        info = self._users.get(user_id)
+        if info is None:
+            if user_id not in self._warming:
+                self._warming.add(user_id)
+                task = asyncio.get_running_loop().create_task(self._warm(user_id))
+                _BACKGROUND.add(task)
+                task.add_done_callback(_BACKGROUND.discard)
+            return self.default_locale
+        return _locale_of(info, self.default_locale)
+
+    async def _warm(self, user_id: str) -> None:
+        try:
+            await self.user_info(user_id)
+        except CallFailure:
+            pass
+        finally:
+            self._warming.discard(user_id)
+
     async def locale(self, user_id: str) -> str:
         """``zh-CN`` or ``en`` from the user's Slack locale; the default when unknown."""
         try:
-            value = str((await self.user_info(user_id)).get("locale") or "")
+            info = await self.user_info(user_id)
         except CallFailure:
-            value = ""
-        if value.lower().startswith("zh"):
-            return "zh-CN"
-        if value.lower().startswith("en"):
-            return "en"
-        return self.default_locale
+            info = {}
+        return _locale_of(info, self.default_locale)
 
     async def email(self, user_id: str) -> str | None:
         try:
@@ -293,3 +351,19 @@ class SlackClient:
             if email is not None and email.lower() in emails:
                 return emails[email.lower()]
         return user_id
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()  # look-ups started off the ack path
+
+
+def _locale_of(info: dict[str, Any], default: str) -> str:
+    value = str(info.get("locale") or "").lower()
+    if value.startswith("zh"):
+        return "zh-CN"
+    if value.startswith("en"):
+        return "en"
+    return default
+
+
+def _is_429(exc: BaseException) -> bool:
+    return isinstance(exc, SlackApiError) and exc.response.status_code == 429

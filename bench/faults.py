@@ -1,0 +1,107 @@
+"""faults: one scripted incident on a healthy fake and on one answering 20% of calls
+500/502/503 and 10% 429 (Retry-After 1 s); each message's extra delay against the
+healthy run, and how many were lost or duplicated. Tier limits on, 30 ms latency.
+
+    .venv/bin/python -m bench.faults [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from bench.common import emit, note, start, summary
+from epbot.fakeslack.server import Chaos
+
+BENCH = "faults"
+
+
+async def scripted(chaos: Chaos | None) -> tuple[dict[tuple[str, int], float], int, int, int]:
+    """Run the script; return (conversation, nth message) -> seconds after the start,
+    plus rows not sent, duplicated posts and Web API calls."""
+    run = await start()
+    run.fake.chaos = chaos
+    service = run.bot.service
+    t0 = time.perf_counter()
+    try:
+        status, _ = await run.declare(1)
+        assert status == 200
+        await asyncio.sleep(2)
+        [incident_id] = {r.incident_id for r in await run.outbox() if r.incident_id}
+        state = await service.state(incident_id)
+        for page in state.pages:
+            await service.acknowledge_page(
+                key=f"ack-{page.key}", incident_id=incident_id, page=page.key, actor=page.person
+            )
+            run.bot.delivery.kick()
+            await asyncio.sleep(0.5)
+        commander = next(p.person for p in state.pages)
+        for n in range(5):
+            await service.post_update(
+                key=f"upd-{n}", incident_id=incident_id, actor=commander, text=f"progress {n}"
+            )
+            run.bot.delivery.kick()
+            await asyncio.sleep(1)
+        await service.cancel(
+            key="cancel", incident_id=incident_id, actor=commander, reason="scripted end"
+        )
+        run.bot.delivery.kick()
+        deadline = time.perf_counter() + 300
+        while time.perf_counter() < deadline:
+            rows = await run.outbox()
+            if all(r.status == "sent" for r in rows):
+                break
+            await asyncio.sleep(0.2)
+        rows = await run.outbox()
+        seen: dict[str, int] = {}
+        times: dict[tuple[str, int], float] = {}
+        for call in run.fake.calls:
+            if call.method == "chat.postMessage" and call.ok:
+                where = str(call.args.get("channel"))
+                n = seen.get(where, 0)
+                seen[where] = n + 1
+                times[(where, n)] = call.time - run.fake.calls[0].time
+        posts = sum(seen.values())
+        from sqlmodel import select
+
+        from epbot.adapters.db import models as m
+        from epbot.adapters.db.engine import make_sessionmaker
+
+        async with make_sessionmaker(run.bot.engine)() as session:
+            refs = [r for r in await session.exec(select(m.MessageRef)) if r.ts]
+        posted_refs = [r for r in refs if not r.key.startswith(("pin:", "topic:"))]
+        lost = sum(r.status != "sent" for r in rows)
+        return times, lost, posts - len(posted_refs), len(run.fake.calls)
+    finally:
+        note(f"script took {time.perf_counter() - t0:.1f}s")
+        await run.stop()
+
+
+async def main(seed: int) -> None:
+    healthy, lost_h, dup_h, calls_h = await scripted(None)
+    faulty, lost_f, dup_f, calls_f = await scripted(
+        Chaos(server_errors=0.2, rate_limited=0.1, retry_after=1, seed=seed)
+    )
+    # Conversations are named by Slack ids, which differ between runs only for the incident
+    # channel: compare the nth message of each conversation by its kind of place.
+    def by_place(times: dict[tuple[str, int], float]) -> dict[tuple[str, int], float]:
+        return {
+            ("C" if w.startswith("C") and w not in fixed else w, n): t
+            for (w, n), t in times.items()
+        }
+
+    fixed = {w for (w, _n) in healthy} & {w for (w, _n) in faulty}
+    h, f = by_place(healthy), by_place(faulty)
+    extra = [max(0.0, f[k] - h[k]) for k in h if k in f]
+    emit(BENCH, "extra_delay_seconds", summary(extra), target="p99 <= 5")
+    emit(BENCH, "messages", {"healthy": len(healthy), "faulty": len(faulty)})
+    emit(BENCH, "lost_rows", {"healthy": lost_h, "faulty": lost_f})
+    emit(BENCH, "duplicated_posts", {"healthy": dup_h, "faulty": dup_f})
+    emit(BENCH, "web_api_calls", {"healthy": calls_h, "faulty": calls_f})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(main(parser.parse_args().seed))

@@ -1,0 +1,110 @@
+"""storm: K declarations over S seconds against the fake Web API (tier limits on, 30 ms).
+
+Prints ack p50/p99 of the slash command and of the report submission, the time from the
+first declaration to the last incident channel as a ratio to the ``conversations.create``
+tier floor (the earliest the tier's moving window allows, given when each declaration
+arrived), and how many messages were lost or duplicated.
+
+    .venv/bin/python -m bench.storm [--count 60] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from bench.common import emit, note, start, summary
+from epbot.adapters.slack.pacing import TIER_WINDOWS
+
+BENCH = "storm"
+
+
+def tier_floor(arrivals: list[float], amount: int, window: float) -> float:
+    """When the last of ``arrivals`` could get its slot in a moving window of
+    ``amount`` calls per ``window`` seconds (each call no earlier than its arrival)."""
+    slots: list[float] = []
+    for arrival in sorted(arrivals):
+        earliest = arrival if len(slots) < amount else max(arrival, slots[-amount] + window)
+        slots.append(earliest)
+    return slots[-1]
+
+
+async def main(count: int, seconds: float, workers: int) -> None:
+    run = await start(workers=workers)
+    created: list[float] = []
+    try:
+        t0 = time.perf_counter()
+        acks_cmd: list[float] = []
+        acks_submit: list[float] = []
+        arrivals: list[float] = []
+
+        async def one(n: int) -> None:
+            await asyncio.sleep(n * seconds / count)
+            status, took = await run.command("db-crash")
+            assert status == 200, status
+            acks_cmd.append(took)
+            arrivals.append(time.perf_counter() - t0)
+            status, took = await run.declare(n)
+            assert status == 200, status
+            acks_submit.append(took)
+
+        watcher_stop = asyncio.Event()
+
+        async def watch() -> None:
+            seen = 0
+            while not watcher_stop.is_set():
+                ok = [c for c in run.fake.calls_to("conversations.create") if c.ok]
+                for _ in range(len(ok) - seen):
+                    created.append(time.perf_counter() - t0)
+                seen = len(ok)
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.gather(*(one(n) for n in range(count)))
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            rows = await run.outbox()
+            if len(created) >= count and rows and all(r.status == "sent" for r in rows):
+                break
+            await asyncio.sleep(0.5)
+        watcher_stop.set()
+        await watcher
+        rows = await run.outbox()
+        amount, window = TIER_WINDOWS["t2"]
+        floor = tier_floor(arrivals, amount, 60.0)  # Slack's own minute, not our margin
+        last = max(created) if created else float("nan")
+        emit(BENCH, "ack_command_seconds", summary(acks_cmd), count=count, over=seconds)
+        emit(BENCH, "ack_submission_seconds", summary(acks_submit), count=count, over=seconds)
+        emit(BENCH, "last_channel_seconds", round(last, 2), floor=round(floor, 2))
+        emit(BENCH, "last_channel_vs_tier_floor", round(last / floor, 3), target="<= 1.1")
+        ok_posts = [c for c in run.fake.calls_to("chat.postMessage") if c.ok]
+        from sqlmodel import select
+
+        from epbot.adapters.db import models as m
+        from epbot.adapters.db.engine import make_sessionmaker
+
+        async with make_sessionmaker(run.bot.engine)() as session:
+            refs = list(await session.exec(select(m.MessageRef)))
+        posted_refs = [r for r in refs if r.ts and not r.key.startswith(("pin:", "topic:"))]
+        emit(BENCH, "lost_rows", sum(r.status != "sent" for r in rows))
+        emit(BENCH, "channels_created", len(created), expected=count)
+        emit(BENCH, "duplicated_posts", len(ok_posts) - len(posted_refs))
+        limited: dict[str, int] = {}
+        for c in run.fake.calls:
+            if c.status == 429:
+                limited[c.method] = limited.get(c.method, 0) + 1
+        emit(BENCH, "rate_limited_answers", sum(limited.values()), by_method=limited)
+        emit(BENCH, "web_api_calls", len(run.fake.calls))
+    finally:
+        await run.stop()
+    note("storm done")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=32)
+    args = parser.parse_args()
+    asyncio.run(main(args.count, args.seconds, args.workers))

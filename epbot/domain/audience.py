@@ -1,0 +1,67 @@
+"""Who hears of an engine event: the incident's room, a person, a unit's channel.
+
+Each audience is one ordered stream (a *lane*) on the way out: what one conversation sees
+stays in order, while different conversations are served in parallel, so a page to a
+person never waits behind an incident channel's backlog. Audiences that a person must act
+on (a page, an approval request) are urgent and go first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class AudienceKind(StrEnum):
+    ROOM = "room"  # the incident channel (its card, checklists, thread) and announcements
+    PERSON = "person"  # a direct message to one person (a matrix person ref)
+    CHANNEL = "channel"  # a unit's (or another) channel outside the incident
+    ALL = "all"  # rows written before lanes existed: every effect, in one pass
+
+
+class Urgency(IntEnum):
+    ROUTINE = 0
+    ACT = 10  # somebody must act on it: a page, an approval request
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: AudienceKind
+    target: str
+    urgency: Urgency = Urgency.ROUTINE
+
+    @property
+    def lane(self) -> str:
+        """The ordering key of this audience's stream: ``room:7``, ``person:U1``..."""
+        return f"{self.kind.value}:{self.target}"
+
+    @classmethod
+    def of_lane(cls, lane: str) -> Audience:
+        """Parse an ordering key back; anything else is a pre-lane row (:attr:`ALL`)."""
+        kind, _, target = lane.partition(":")
+        try:
+            parsed = AudienceKind(kind)
+        except ValueError:
+            return cls(AudienceKind.ALL, lane)
+        return cls(parsed, target)
+
+
+def audiences(incident_id: int, kind: str, data: dict[str, Any]) -> list[Audience]:
+    """The audiences of one event, the incident's room first.
+
+    The room hears of everything (thread line, card); people hear of what asks them to act,
+    by direct message; unit channels hear of broadcasts. Later changes to a DM (a page
+    acknowledged, an approval decided) are edits that the room's stream makes.
+    """
+    room = Audience(AudienceKind.ROOM, str(incident_id))
+    found = [room]
+    if kind == "paged" and data.get("person"):
+        found.append(Audience(AudienceKind.PERSON, str(data["person"]), Urgency.ACT))
+    elif kind == "approval_requested":
+        for person in data.get("approvers") or ():
+            found.append(Audience(AudienceKind.PERSON, str(person), Urgency.ACT))
+    elif kind == "broadcast":
+        for channel in data.get("channels") or ():
+            found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+    return list(dict.fromkeys(found))
