@@ -21,6 +21,7 @@ from epbot.adapters.health import Readiness
 from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
 from epbot.adapters.metrics import Metrics
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError
+from epbot.adapters.slack.alert_effects import AlertEffects
 from epbot.adapters.slack.alert_render import resolved_note
 from epbot.adapters.slack.alert_ui import AlertInteractions
 from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, web_app
@@ -157,6 +158,12 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         tz=settings.tz,
         incidents_channel=settings.incidents_channel,
         workers=settings.delivery_workers,
+        standalone={
+            # A monitoring alert's warning (no incident): its own lane, per alerts channel.
+            "alert": AlertEffects(
+                client, engine, settings.locale, settings.tz, playbooks=library, clock=clock
+            ).deliver,
+        },
     )
 
     async def tick() -> int:
