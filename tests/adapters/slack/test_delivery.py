@@ -206,7 +206,17 @@ async def test_two_workers_draining_one_outbox_deliver_each_row_once(harness: Ha
         status, _ = await harness.submit_report(view_id=f"V0TWO{n}")
         assert status == 200
     first = harness.bot.delivery
-    await first.wait_idle()
+
+    async def all_sent() -> bool:
+        await harness.bot.listeners.wait_idle(10)
+        await first.wait_idle()
+        rows = await harness.outbox()
+        return len(await harness.incidents()) == 3 and all(r.status == "sent" for r in rows)
+
+    for _ in range(100):
+        if await all_sent():
+            break
+        await asyncio.sleep(0.1)
     harness.fake.reset()
     # Undo what the first worker already sent, so both workers race for every row.
     async with harness.sessions()() as session, session.begin():
