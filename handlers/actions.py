@@ -220,7 +220,7 @@ def _assignee_submitted(deps: Deps) -> Callable[..., Awaitable[None]]:
     async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         picked = read_assignee(view)
         if picked is None:
-            locale = await deps.ui.locale(body["user"]["id"])
+            locale = deps.ui.cached_locale(body["user"]["id"])  # before ack(): no Web API call
             await ack(response_action="errors", errors={ASSIGNEE_FIELD: required(locale)})
             return
         await ack()

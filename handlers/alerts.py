@@ -52,7 +52,7 @@ def register(app: Any, deps: Deps) -> None:
 
     async def report_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        parsed = deps.ui.read_report(view, locale=await deps.ui.locale(user))
+        parsed = deps.ui.read_report(view, locale=deps.ui.cached_locale(user))
         alert_id, channel = read_meta(view)
         if not isinstance(parsed, ParsedReport) or alert_id is None:
             await ack(response_action="errors", errors=parsed if isinstance(parsed, dict) else {})

@@ -18,7 +18,7 @@ def register(app: Any, deps: Deps) -> None:
         word, rest = word.lower(), rest.strip()
         user = command["user_id"]
         if word in ("help", "帮助"):
-            ctx = deps.ui.ctx(await deps.ui.locale(user))
+            ctx = deps.ui.ctx(deps.ui.cached_locale(user))  # before ack(): no Web API call
             await ack(text=render.help_text(deps.ui.playbooks(), ctx))
             return
         await ack()

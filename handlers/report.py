@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def register(app: Any, deps: Deps) -> None:
     async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        locale = await deps.ui.locale(user)
+        locale = deps.ui.cached_locale(user)  # before ack(): no Web API call
         parsed = deps.ui.read_report(view, locale=locale)
         if not isinstance(parsed, ParsedReport):
             await ack(response_action="errors", errors=parsed)

@@ -51,6 +51,7 @@ class _Room:
     refs: dict[str, m.MessageRef]
     number: str
     posted: set[str] = field(default_factory=set)  # refs posted by this batch, as rendered
+    invites: set[str] = field(default_factory=set)  # users to invite at the end of the batch
     @property
     def id(self) -> int:
         assert self.row.id is not None
@@ -104,6 +105,7 @@ class SlackEffects:
                 await self._thread_reply(room, row_id, event)
                 stages |= self._affected_stages(room, event)
             await self._refresh(room, stages)
+            await self._flush_invites(room)
             for _, event in rows:
                 ending = _ending(event)
                 if ending is not None:
@@ -212,8 +214,7 @@ class SlackEffects:
         if f"invite:{room.id}:reporter" not in room.refs:
             reporter = await self.client.user_id(room.state.reporter)
             if reporter is not None:
-                await _best_effort(self.client.invite(channel, [reporter]))
-            await self._remember(room, f"invite:{room.id}:reporter", channel, "")
+                room.invites.add(reporter)
         if f"pin:{room.id}" not in room.refs:
             await _best_effort(self.client.pin(channel, room.row.card_ts))
             await self._remember(room, f"pin:{room.id}", channel, room.row.card_ts)
@@ -371,12 +372,24 @@ class SlackEffects:
             await self._invite(room, user)
 
     async def _invite(self, room: _Room, user: str) -> None:
+        """Invite ``user`` with the rest of this batch's invitees (one call a batch:
+        ``conversations.invite`` takes many users, and its tier is tight)."""
+        if f"invite:{room.id}:{user}" not in room.refs:
+            room.invites.add(user)
+
+    async def _flush_invites(self, room: _Room) -> None:
         channel = room.row.channel_id
-        key = f"invite:{room.id}:{user}"
-        if channel is None or key in room.refs:
+        reporter = await self.client.user_id(room.state.reporter)
+        users = sorted(u for u in room.invites if f"invite:{room.id}:{u}" not in room.refs)
+        if channel is None or not users:
             return
-        await _best_effort(self.client.invite(channel, [user]))
-        await self._remember(room, key, channel, "")
+        await _best_effort(self.client.invite(channel, users))
+        for user in users:
+            key = "reporter" if user == reporter else user
+            await self._remember(room, f"invite:{room.id}:{key}", channel, "")
+            if key == "reporter":
+                await self._remember(room, f"invite:{room.id}:{user}", channel, "")
+        room.invites.clear()
 
     # Room-side effects by event kind (beyond the thread line and the card, which every
     # event gets); person-side effects post the DMs a person must act on.

@@ -177,6 +177,11 @@ class Interactions:
     async def locale(self, user_id: str) -> str:
         return await self.client.locale(user_id)
 
+    def cached_locale(self, user_id: str) -> str:
+        """The user's locale without waiting for Slack (before ``ack()``): the cached one,
+        else the default while it is looked up in the background."""
+        return self.client.cached_locale(user_id)
+
     def ctx(self, locale: str, number: str = "", channel_id: str | None = None) -> Any:
         return render.RenderContext(
             locale=locale, tz=self.tz, now=self.clock.now(), number=number, channel_id=channel_id
