@@ -1,7 +1,7 @@
 """Harness for the early-warning scenarios: the bot with its alert webhooks on a free port.
 
-Delivery of alert outbox rows is done here with :class:`AlertEffects` directly (the delivery
-worker wires it in separately), in id order, each row once.
+Alert outbox rows are shown by the bot's own delivery (AlertEffects in the alerts channel's
+lane); ``deliver_alerts`` waits until every one of them is sent.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlmodel import col, select
 
 from epbot.adapters.clock import FakeClock
 from epbot.adapters.db import models as m
-from epbot.adapters.slack.alert_effects import AlertEffects
 from epbot.adapters.slack.app import EVENTS_PATH, web_app
 from epbot.config import Settings
 from epbot.fakeslack import FakeSlack
@@ -41,15 +40,6 @@ class AlertHarness(Harness):
     def __init__(self, *args: Any, base: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.base = base
-        self.delivered: set[int] = set()
-        self.effects = AlertEffects(
-            self.bot.client,
-            self.bot.engine,
-            "en",
-            self.bot.settings.tz,
-            playbooks=self.bot.library,
-            clock=self.clock,
-        )
         channel = self.fake.workspace.channel_by_name(ALERTS_CHANNEL)
         assert channel is not None
         self.alerts_channel = channel.id
@@ -78,21 +68,23 @@ class AlertHarness(Harness):
         async with self.sessions()() as session:
             return list(await session.exec(select(m.Alert).order_by(col(m.Alert.id))))
 
-    async def deliver_alerts(self) -> int:
-        """Show every alert outbox row not shown yet, oldest first (as the worker will)."""
-        done = 0
-        for row in await self.outbox():
-            payload = json.loads(row.payload)
-            if row.incident_id is None and payload.get("kind") == "alert":
-                assert row.id is not None
-                if row.id in self.delivered:
-                    continue
+    async def deliver_alerts(self) -> None:
+        """Let delivery show every alert outbox row (AlertEffects, in the channel's lane)."""
+
+        async def shown() -> bool:
+            await self.settle()
+            rows = [
+                r
+                for r in await self.outbox()
+                if r.incident_id is None and json.loads(r.payload).get("kind") == "alert"
+            ]
+            for row in rows:
                 assert row.ordering_key == f"channel:{ALERTS_CHANNEL}"
                 assert (row.method, row.priority) == ("event", 0)
-                await self.effects.deliver(payload)
-                self.delivered.add(row.id)
-                done += 1
-        return done
+                assert row.status != "failed", row.last_error
+            return all(r.status == "sent" for r in rows)
+
+        await self.eventually(shown)
 
     def warnings(self) -> list[Any]:
         """Top-level messages in the alerts channel."""
