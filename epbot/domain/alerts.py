@@ -355,6 +355,8 @@ class RateLimiter:
         seen = self._seen.setdefault(source, deque())
         while seen and seen[0][0] <= now - self.window:
             seen.popleft()
+        for quiet in [s for s, q in self._seen.items() if not q and s != source]:
+            del self._seen[quiet]  # sources gone quiet are forgotten: memory stays bounded
         used = sum(n for _, n in seen)
         if used + count <= self.limit:
             if count:

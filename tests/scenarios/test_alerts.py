@@ -7,6 +7,7 @@ Payloads are written from the senders' documentation: Alertmanager's webhook_con
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
@@ -176,6 +177,20 @@ async def test_firing_repeat_and_resolution_make_one_warning(alerting: AlertHarn
     await alerting.send("alertmanager", alertmanager())
     await alerting.deliver_alerts()
     assert len(alerting.warnings()) == 2
+
+
+async def test_concurrent_repeats_update_one_alert(alerting: AlertHarness) -> None:
+    """Alertmanager replicas (HA) send the same alert at once: one alert, one warning."""
+    answers = await asyncio.gather(
+        *(alerting.send("alertmanager", alertmanager()) for _ in range(6))
+    )
+    assert [status for status, _, _ in answers] == [200] * 6
+    assert sorted(answer["new"] for _, answer, _ in answers) == [0] * 5 + [1]
+    (row,) = await alerting.alerts()
+    assert row.count == 6
+    await alerting.deliver_alerts()
+    assert len(alerting.warnings()) == 1
+    assert len(alerting.fake.calls_to("chat.postMessage")) == 1
 
 
 async def test_a_group_is_one_warning_per_alert(alerting: AlertHarness) -> None:
