@@ -30,6 +30,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "when": "only {s}",
         "after": "after {s}",
         "optional": "optional",
+        "report_to": "report to {r}",
         "broadcast": "broadcast to {t}",
         "checkin": "check-in on site",
         "header": "{id}: {title}  (default severity {sev}; fault class {fc}; plan Art. {refs})",
@@ -58,6 +59,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "when": "仅限 {s}",
         "after": "在 {s} 之后",
         "optional": "可选",
+        "report_to": "报告至 {r}",
         "broadcast": "通知{t}",
         "checkin": "到场签到",
         "header": "{id}：{title}（默认级别 {sev}；故障类别 {fc}；预案条款 {refs}）",
@@ -125,7 +127,11 @@ def _pad(text: str, width: int) -> str:
 
 def _role(matrix: Matrix, role_id: str, loc: str) -> str:
     role = matrix.role(role_id)
-    names = ", ".join(p.name or p.ref for p in matrix.people_of(role_id))
+    # Art. 5.1 asks for contact phones: each person's is shown beside their name.
+    names = ", ".join(
+        f"{p.name or p.ref} {p.phone}" if p.phone else (p.name or p.ref)
+        for p in matrix.people_of(role_id)
+    )
     return f"{role.name.get(loc)} -> {names}"
 
 
@@ -168,6 +174,12 @@ def _gates(step: Step, matrix: Matrix, loc: str) -> str:
         parts.append(labels["escalate"].format(r=matrix.role(step.escalate_to).name.get(loc)))
     if step.optional:
         parts.append(labels["optional"])
+    if step.report_to:
+        names = [
+            matrix.role(r.role).name.get(loc) if r.role else matrix.unit(str(r.unit)).name.get(loc)
+            for r in step.report_to
+        ]
+        parts.append(labels["report_to"].format(r=", ".join(names)))
     return "; ".join(parts) or "-"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from epbot.adapters.slack import render
+from epbot.adapters.slack import render, report_render
 from epbot.domain.errors import DomainError
 from epbot.domain.playbook import Severity
 from handlers.deps import Deps
@@ -67,6 +67,8 @@ async def _in_channel(
     try:
         if word == "update":
             await deps.service.post_update(key=key, incident_id=incident_id, actor=actor, text=rest)
+            text, blocks = report_render.progress_offer(deps.ui.ctx(locale), incident_id)
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
         elif word == "severity":
             level, _, reason = rest.partition(" ")
             if level.upper() not in Severity.__members__:

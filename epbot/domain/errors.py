@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     NOT_REFUSED = "not_refused"
     NOT_SEVERITY_JUDGE = "not_severity_judge"
     SAME_SEVERITY = "same_severity"
+    REPORT_REQUIRED = "report_required"
+    NOT_A_REPORT = "not_a_report"
 
 
 MESSAGES: dict[ErrorCode, Text] = {
@@ -98,6 +100,13 @@ MESSAGES: dict[ErrorCode, Text] = {
     ),
     ErrorCode.SAME_SEVERITY: Text(
         zh_CN="事件级别已经是 {severity}。", en="The severity is already {severity}."
+    ),
+    ErrorCode.REPORT_REQUIRED: Text(
+        zh_CN="步骤“{step}”须发送信息报告才算完成：请点击“发送报告”填写并发送。",
+        en="Step '{step}' is done by sending its report: use 'Send report'.",
+    ),
+    ErrorCode.NOT_A_REPORT: Text(
+        zh_CN="步骤“{step}”不是报告步骤。", en="Step '{step}' is not a report step."
     ),
     ErrorCode.NOT_REFUSED: Text(
         zh_CN="步骤“{step}”没有被驳回，无需再次申请批准。",

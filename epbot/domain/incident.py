@@ -27,6 +27,7 @@ from epbot.domain.playbook import (
     STAGE_ORDER,
     BroadcastTarget,
     Playbook,
+    Recipient,
     Severity,
     StageId,
     Step,
@@ -109,6 +110,7 @@ class TimerKind(StrEnum):
     STEP_DUE = "step_due"
     STEP_NUDGE = "step_nudge"
     APPROVAL_EXPIRY = "approval_expiry"  # target: approval key
+    PROGRESS_PROMPT = "progress_prompt"  # target: "progress" (Art. 5.4(3) 续报)
 
 
 class PageReason(StrEnum):
@@ -333,6 +335,29 @@ class DecideApproval:
     reason: str | None = None
 
 
+class ReportKind(StrEnum):
+    """The plan's reports: 信息报告 (a report step), 续报 (progress), 终报 (final)."""
+
+    REPORT = "report"
+    PROGRESS = "progress"
+    FINAL = "final"
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """Deliver a version of the Art. 5.1 report: for a report step, or as a progress report.
+
+    ``report`` is the version as stored (the service numbers it); ``progress`` holds the
+    续报 fields (what changed, next steps, help needed).
+    """
+
+    actor: str
+    step_id: str | None
+    version: int
+    report: ReportFields
+    progress: dict[str, str] | None = None
+
+
 @dataclass(frozen=True)
 class ChangeSeverity:
     """Raise or lower the severity (Art. 5): the steps that apply follow, on the record."""
@@ -378,6 +403,7 @@ Command = (
     | AskAgain
     | DecideApproval
     | ChangeSeverity
+    | SendReport
     | Resolve
     | Close
     | Cancel
@@ -453,6 +479,8 @@ def _transition(state: IncidentState, how: Transition, actor: str, now: datetime
     stage = _STAGE_OF_STATUS.get(target)
     if stage is not None:
         events += _enter_stage(state, stage, now, page_reason=PageReason.STAGE)
+    if target is Status.EMERGENCY_RESPONSE:
+        _restart_progress_prompts(state, now)
     if target in (Status.RESOLVED, Status.CANCELLED):
         _cancel_all_timers(state)
         for approval in state.approvals.values():
@@ -531,6 +559,9 @@ def _complete(state: IncidentState, cmd: CompleteStep, now: datetime) -> list[Ev
         raise DomainError(
             ErrorCode.AWAITING_APPROVAL, step=step.step_id, role=state.role_text(role)
         )
+    if step.kind is StepKind.REPORT and state.playbook.step(step.step_id).report_to:
+        # The plan's reporting duty is met by a delivered report, not by a tick.
+        raise DomainError(ErrorCode.REPORT_REQUIRED, step=step.step_id)
     return _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=cmd.note)
 
 
@@ -863,6 +894,119 @@ def _end_step(
     ]
 
 
+def recipients(state: IncidentState, to: tuple[Recipient, ...]) -> dict[str, Any]:
+    """Who a report reaches: the people of each role (DMs) and each unit's channel."""
+    people: list[str] = []
+    channels: list[str] = []
+    units: list[str] = []
+    for r in to:
+        if r.role is not None:
+            people += [p for p in state.members(r.role) if p not in people]
+        elif r.unit is not None:
+            try:
+                unit = state.matrix.unit(r.unit)
+            except KeyError:
+                continue
+            if unit.channel and unit.channel not in channels:
+                channels.append(unit.channel)
+                units.append(unit.id)
+    return {
+        "roles": [r.role for r in to if r.role],
+        "units": units,
+        "people": people,
+        "channels": channels,
+    }
+
+
+def progress_recipients(state: IncidentState) -> tuple[Recipient, ...]:
+    """Where progress and final reports go: the playbook's, else the leadership group."""
+    if state.playbook.progress_reports is not None and state.playbook.progress_reports.to:
+        return state.playbook.progress_reports.to
+    return (Recipient(role=state.matrix.leadership_group),)
+
+
+def _may_report(state: IncidentState, actor: str) -> bool:
+    return state.is_commander(actor) or actor in state.members(state.matrix.emergency_office)
+
+
+def _send_report(state: IncidentState, cmd: SendReport, now: datetime) -> list[Event]:
+    step = state.step(cmd.step_id) if cmd.step_id else None
+    if step is not None:
+        if step.kind is not StepKind.REPORT:
+            raise DomainError(ErrorCode.NOT_A_REPORT, step=step.step_id)
+        _authorize_step(state, step, cmd.actor)
+        _ensure_actionable(state, step)
+        spec = state.playbook.step(step.step_id)
+        to = spec.report_to or progress_recipients(state)
+        kind = ReportKind.PROGRESS if cmd.progress is not None else ReportKind.REPORT
+    else:
+        if not _may_report(state, cmd.actor):
+            raise DomainError(ErrorCode.NOT_COMMANDER, action="send a progress report")
+        to, kind = progress_recipients(state), ReportKind.PROGRESS
+    data: dict[str, Any] = {
+        "kind": kind.value,
+        "step": step.step_id if step else None,
+        "version": cmd.version,
+        "report": _report_data(cmd.report),
+        "progress": cmd.progress,
+        **recipients(state, to),
+    }
+    if step is not None:
+        data["on_time"] = step.due_at is None or now <= step.due_at
+    events = [Event("report_sent", cmd.actor, now, data)]
+    if kind is ReportKind.PROGRESS:
+        _restart_progress_prompts(state, now)
+    if step is not None:
+        note = f"v{cmd.version}"
+        events += _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=note)
+    return events
+
+
+def _report_data(report: ReportFields) -> dict[str, Any]:
+    return {
+        "occurred_at": report.occurred_at.isoformat(),
+        "place": report.place,
+        "nature": report.nature,
+        "scope": report.scope,
+        "trend": report.trend,
+        "measures": report.measures,
+        "unit_id": report.unit_id,
+        "contact_phone": report.contact_phone,
+        "title": report.title,
+    }
+
+
+def _restart_progress_prompts(state: IncidentState, now: datetime) -> None:
+    """The next 续报 prompt, one interval from ``now`` (the last report or the stage start)."""
+    _cancel_timers(state, TimerKind.PROGRESS_PROMPT, lambda _t: True)
+    progress = state.playbook.progress_reports
+    if progress is not None and state.status in _PROGRESS_STATUSES:
+        _add_timer(state, TimerKind.PROGRESS_PROMPT, "progress", now + progress.every)
+
+
+_PROGRESS_STATUSES = frozenset({Status.EMERGENCY_RESPONSE, Status.COMMAND})
+
+
+def _progress_prompt(state: IncidentState, now: datetime, lateness: dict[str, Any]) -> list[Event]:
+    if state.status not in _PROGRESS_STATUSES or state.playbook.progress_reports is None:
+        return []
+    _restart_progress_prompts(state, now)
+    commander = state.commander or _current_person(state, state.playbook.commander_role)
+    return [
+        Event(
+            "progress_report_due",
+            SYSTEM,
+            now,
+            {
+                "commander": commander,
+                "every_seconds": int(state.playbook.progress_reports.every.total_seconds()),
+                **recipients(state, progress_recipients(state)),
+                **lateness,
+            },
+        )
+    ]
+
+
 def _open_blockers(state: IncidentState) -> list[str]:
     gate = _escalation_step(state)
     return [
@@ -892,6 +1036,24 @@ def _resolve(state: IncidentState, cmd: Resolve, now: datetime) -> list[Event]:
         if needless and not step.finished:
             step.status = StepStatus.NOT_APPLICABLE
     events.append(Event("resolved", cmd.actor, now, {"summary": cmd.summary}))
+    reported = StageId.EMERGENCY_RESPONSE in state.stages or any(
+        s.kind is StepKind.REPORT and s.status is StepStatus.DONE for s in state.steps.values()
+    )
+    if not reported:
+        return events
+    # 终报: the closing report goes to whoever received the progress reports.
+    events.append(
+        Event(
+            "final_report",
+            cmd.actor,
+            now,
+            {
+                "kind": ReportKind.FINAL.value,
+                "summary": cmd.summary,
+                **recipients(state, progress_recipients(state)),
+            },
+        )
+    )
     return events
 
 
@@ -940,6 +1102,8 @@ def _fire(state: IncidentState, cmd: FireTimer, now: datetime) -> list[Event]:
         return _page_timed_out(state, cmd.target, now, lateness)
     if cmd.kind is TimerKind.APPROVAL_EXPIRY:
         return _approval_expired(state, cmd.target, now, lateness)
+    if cmd.kind is TimerKind.PROGRESS_PROMPT:
+        return _progress_prompt(state, now, lateness)
     step = state.steps.get(cmd.target)
     if step is None or step.finished:
         return []
@@ -1380,6 +1544,7 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     AskAgain: _ask_again,
     DecideApproval: _decide_approval,
     ChangeSeverity: _change_severity,
+    SendReport: _send_report,
     Resolve: _resolve,
     Close: _close,
     Cancel: _cancel,

@@ -129,6 +129,22 @@ class Reminders(_Frozen):
     _parse_repeat = field_validator("repeat", mode="before")(_duration)
 
 
+class Recipient(_Frozen):
+    """Who a report goes to: every person of a role (by DM) or a unit (its channel)."""
+
+    role: str | None = None
+    unit: str | None = None
+
+
+class ProgressReports(_Frozen):
+    """Art. 5.4(3): progress reports (续报) upward while the emergency lasts."""
+
+    every: timedelta
+    to: tuple[Recipient, ...] = ()
+
+    _parse_every = field_validator("every", mode="before")(_duration)
+
+
 class Condition(_Frozen):
     """When a step applies. ``None`` fields do not restrict."""
 
@@ -149,6 +165,7 @@ class Step(_Frozen):
     enters_stage: StageId | None = None  # for APPROVAL steps: approving enters this stage
     broadcast_to: BroadcastTarget | None = None  # for BROADCAST steps
     message: Text | None = None  # for BROADCAST / REPORT steps: the text sent
+    report_to: tuple[Recipient, ...] = ()  # for REPORT steps: who receives the report
     when: Condition | None = None
     depends_on: tuple[str, ...] = ()
     # The plan's "if ..." points (e.g. 9.4 "if the antivirus cannot clean it"): the
@@ -177,6 +194,7 @@ class Playbook(_Frozen):
     default_severity: Severity
     commander_role: str
     stages: tuple[Stage, ...]
+    progress_reports: ProgressReports | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from epbot.domain.playbook import (
     STAGE_ORDER,
     DueFrom,
     Playbook,
+    Recipient,
     Reminders,
     Step,
     StepKind,
@@ -384,6 +385,18 @@ def _check_kind(path: DataPath, step: Step, stage_pos: int) -> list[Issue]:
                 f"step {step.id!r} has broadcast_to but is a {kind} step",
             )
         )
+    if step.kind is StepKind.REPORT and not step.report_to:
+        issues.append(
+            Issue(
+                path,
+                f"report step {step.id!r} names no recipients: add report_to "
+                "(- role: <role id> and/or - unit: <unit id>)",
+            )
+        )
+    elif step.report_to and step.kind is not StepKind.REPORT:
+        issues.append(
+            Issue((*path, "report_to"), f"step {step.id!r} has report_to but is a {kind} step")
+        )
     if step.when is not None and step.when.severities is not None and not step.when.severities:
         issues.append(
             Issue(
@@ -435,6 +448,34 @@ def _check_step_roles(path: DataPath, step: Step, matrix: Matrix | None) -> list
         )
     if matrix is not None:
         issues += _check_approvals(path, step, matrix)
+    issues += check_recipients((*path, "report_to"), step.report_to, matrix)
+    return issues
+
+
+def check_recipients(
+    path: DataPath, recipients: Sequence[Recipient], matrix: Matrix | None
+) -> list[Issue]:
+    """Each recipient is exactly one known role, or one known unit that has a channel."""
+    issues: list[Issue] = []
+    for k, to in enumerate(recipients):
+        where: DataPath = (*path, k)
+        if (to.role is None) == (to.unit is None):
+            issues.append(Issue(where, "a recipient is either '- role: <id>' or '- unit: <id>'"))
+        elif to.role is not None:
+            issues += _role_issue((*where, "role"), to.role, matrix, "report goes to")
+        elif matrix is not None:
+            unit = next((u for u in matrix.units if u.id == to.unit), None)
+            if unit is None:
+                hint = _did_you_mean(str(to.unit), (u.id for u in matrix.units))
+                issues.append(
+                    Issue((*where, "unit"), f"report goes to unknown unit {to.unit!r}{hint}")
+                )
+            elif not unit.channel:
+                issues.append(
+                    Issue(
+                        (*where, "unit"), f"report goes to unit {to.unit!r}, which has no channel"
+                    )
+                )
     return issues
 
 
@@ -509,6 +550,19 @@ def check_playbook(pb: Playbook, matrix: Matrix | None) -> list[Issue]:
             issues += _check_due(path, step, index, stage_pos)
             issues += _check_depends(path, step, index, stage_pos)
     issues += _dependency_cycles(pb)
+    if pb.progress_reports is not None:
+        progress = pb.progress_reports
+        if progress.every < timedelta(minutes=5):
+            issues.append(
+                Issue(
+                    ("progress_reports", "every"),
+                    f"progress reports every {format_duration(progress.every)} is too often "
+                    "(5m at least)",
+                )
+            )
+        if not progress.to:
+            issues.append(Issue(("progress_reports",), "progress_reports names no recipients (to)"))
+        issues += check_recipients(("progress_reports", "to"), progress.to, matrix)
     return issues
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from epbot.adapters.db import report_versions
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.domain import incident as dom
@@ -319,6 +320,54 @@ class IncidentService:
             incident_id=incident_id,
             command=dom.ChangeSeverity(actor=actor, severity=severity, reason=reason),
         )
+
+    async def send_report(
+        self,
+        *,
+        key: str,
+        incident_id: int,
+        actor: str,
+        step: str | None,
+        report: dom.ReportFields | None = None,
+        progress: dict[str, str] | None = None,
+    ) -> Outcome:
+        """Deliver the report for a report step (or a progress report when ``step`` is None).
+
+        An edited ``report`` becomes the incident's next report version; without one the
+        current version is sent as it is. The step is done when the report is handed to
+        delivery (the outbox), in the same transaction.
+        """
+
+        attempted: list[dom.SendReport] = []
+
+        async def work(session: AsyncSession) -> Outcome:
+            if (done := await repo.recall_key(session, key)) is not None:
+                return Outcome(incident_id=int(done["incident_id"]), duplicate=True)
+            loaded = await repo.load(session, incident_id, self.playbooks.current.matrix)
+            version, fields = await report_versions.current(session, incident_id)
+            if report is not None and report != fields:
+                version, fields = version + 1, report
+            now = self.clock.now()
+            command = dom.SendReport(
+                actor=actor, step_id=step, version=version, report=fields, progress=progress
+            )
+            attempted.append(command)
+            events = dom.decide(loaded.state, command, now)
+            if fields is report:
+                await report_versions.add_version(
+                    session, incident_id, fields, version=version, by=actor, at=now
+                )
+            return await self._record(session, loaded, events, key)
+
+        with log_context(incident_id=incident_id):
+            try:
+                outcome = await self._transaction(work)
+            except DomainError as exc:
+                if exc.code in _REFUSALS and attempted:
+                    await self._log_refusal(incident_id, attempted[-1], exc)
+                raise
+        await self._reschedule()
+        return outcome
 
     async def resolve(
         self, *, key: str, incident_id: int, actor: str, summary: str | None = None

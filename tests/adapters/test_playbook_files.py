@@ -81,6 +81,7 @@ stages:
         plan_ref: ['5.1']
         role: office
         kind: report
+        report_to: [{role: leaders}]
         due: {after: 5m, from: declared}
         reminders: {before: [2m], repeat: 1m}
         escalate_to: leaders
@@ -123,35 +124,35 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "role: staff\n        due: {after: 30m}",
         "role: dba\n        due: {after: 30m}",
-        ["demo.yaml:23:15: step 'fix' has unknown role 'dba'"],
+        ["demo.yaml:24:15: step 'fix' has unknown role 'dba'"],
     ),
     (
         "unknown-dependency",
         "demo.yaml",
         "depends_on: [fix]",
         "depends_on: [fixx]",
-        ["demo.yaml:31:22: step 'notify' depends on unknown step 'fixx' (did you mean 'fix'?)"],
+        ["demo.yaml:32:22: step 'notify' depends on unknown step 'fixx' (did you mean 'fix'?)"],
     ),
     (
         "dependency-cycle",
         "demo.yaml",
         "due: {after: 30m}\n",
         "due: {after: 30m}\n        depends_on: [notify]\n",
-        ["demo.yaml:25:22: dependency cycle: fix -> notify -> fix"],
+        ["demo.yaml:26:22: dependency cycle: fix -> notify -> fix"],
     ),
     (
         "self-dependency",
         "demo.yaml",
         "depends_on: [fix]",
         "depends_on: [notify]",
-        ["demo.yaml:31:22: step 'notify' depends on itself"],
+        ["demo.yaml:32:22: step 'notify' depends on itself"],
     ),
     (
         "later-stage-dependency",
         "demo.yaml",
         "depends_on: [fix]",
         "depends_on: [stop]",
-        ["demo.yaml:31:22: step 'notify' depends on step 'stop' of a later stage"],
+        ["demo.yaml:32:22: step 'notify' depends on step 'stop' of a later stage"],
     ),
     (
         "escalation-cycle",
@@ -165,7 +166,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "- id: go",
         "- id: fix",
-        ["demo.yaml:32:13: duplicate step id 'fix'"],
+        ["demo.yaml:33:13: duplicate step id 'fix'"],
     ),
     (
         "duplicate-alias-across-files",
@@ -179,21 +180,21 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "{zh-CN: 修复, en: Fix}",
         "{zh-CN: 修复}",
-        ["demo.yaml:22:16: missing en translation of title"],
+        ["demo.yaml:23:16: missing en translation of title"],
     ),
     (
         "missing-zh",
         "demo.yaml",
         "{zh-CN: 请暂停上传, en: Please pause uploads}",
         "{en: Please pause uploads}",
-        ["demo.yaml:30:18: missing zh-CN translation of message"],
+        ["demo.yaml:31:18: missing zh-CN translation of message"],
     ),
     (
         "empty-translation",
         "demo.yaml",
         "{zh-CN: 总结, en: Wrap up}",
         "{zh-CN: '', en: Wrap up}",
-        ["demo.yaml:47:24: empty zh-CN text of title"],
+        ["demo.yaml:48:24: empty zh-CN text of title"],
     ),
     (
         "bad-duration",
@@ -202,7 +203,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "{after: 30 minutes}",
         [
             (
-                "demo.yaml:24:22: bad duration '30 minutes': use a number with s, m, h or d "
+                "demo.yaml:25:22: bad duration '30 minutes': use a number with s, m, h or d "
                 "(e.g. 30s, 15m, 2h, 1d) or ISO 8601 (e.g. PT15M)"
             )
         ],
@@ -212,7 +213,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "{after: 30m}",
         "{after: 30}",
-        ["demo.yaml:24:22: bad duration 30: write it with a unit, e.g. 30s, 15m, 2h, 1d or PT15M"],
+        ["demo.yaml:25:22: bad duration 30: write it with a unit, e.g. 30s, 15m, 2h, 1d or PT15M"],
     ),
     (
         "bad-reminder-duration",
@@ -221,7 +222,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "before: [2x]",
         [
             (
-                "demo.yaml:17:29: bad duration '2x': use a number with s, m, h or d (e.g. "
+                "demo.yaml:18:29: bad duration '2x': use a number with s, m, h or d (e.g. "
                 "30s, 15m, 2h, 1d) or ISO 8601 (e.g. PT15M)"
             )
         ],
@@ -233,7 +234,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "before: [10m]",
         [
             (
-                "demo.yaml:17:30: step 'tell-office': a reminder 10m before the deadline "
+                "demo.yaml:18:30: step 'tell-office': a reminder 10m before the deadline "
                 "must fall within the 5m allowed"
             )
         ],
@@ -245,7 +246,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "role: office\n        kind: approval",
         [
             (
-                "demo.yaml:34:15: approval step 'go' is decided by role 'office', which may "
+                "demo.yaml:35:15: approval step 'go' is decided by role 'office', which may "
                 "not approve escalation (add 'escalation' to its may_approve)"
             )
         ],
@@ -257,7 +258,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "requires_approval: office",
         [
             (
-                "demo.yaml:43:28: step 'stop' requires approval by role 'office', which may "
+                "demo.yaml:44:28: step 'stop' requires approval by role 'office', which may "
                 "not approve gated steps (add 'gated_step' to its may_approve)"
             )
         ],
@@ -267,28 +268,28 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "requires_approval: leaders",
         "requires_approval: boss",
-        ["demo.yaml:43:28: step 'stop' requires approval by unknown role 'boss'"],
+        ["demo.yaml:44:28: step 'stop' requires approval by unknown role 'boss'"],
     ),
     (
         "yaml-syntax",
         "demo.yaml",
         "{zh-CN: 停机, en: Stop}",
         "{zh-CN: 停机, en: Stop",
-        ["demo.yaml:42:13: YAML syntax error: expected ',' or '}', but got ':'"],
+        ["demo.yaml:43:13: YAML syntax error: expected ',' or '}', but got ':'"],
     ),
     (
         "yaml-duplicate-key",
         "demo.yaml",
         "role: staff\n        requires_approval",
         "role: staff\n        role: office\n        requires_approval",
-        ["demo.yaml:43:9: duplicate key 'role'"],
+        ["demo.yaml:44:9: duplicate key 'role'"],
     ),
     (
         "unknown-field",
         "demo.yaml",
         "requires_approval: leaders",
         "requires_aproval: leaders",
-        ["demo.yaml:43:9: unknown field 'requires_aproval' (did you mean 'requires_approval'?)"],
+        ["demo.yaml:44:9: unknown field 'requires_aproval' (did you mean 'requires_approval'?)"],
     ),
     (
         "unknown-stage",
@@ -297,7 +298,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "- id: command",
         [
             (
-                "demo.yaml:44:9: unknown stage 'command': expected 'report', "
+                "demo.yaml:45:9: unknown stage 'command': expected 'report', "
                 "'initial_handling', 'emergency_response' or 'command_coordination'"
             )
         ],
@@ -332,7 +333,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "from: step}",
         [
             (
-                "demo.yaml:49:14: step 'wrap-up': due counts from another step but names "
+                "demo.yaml:50:14: step 'wrap-up': due counts from another step but names "
                 "none (add due.step)"
             )
         ],
@@ -344,7 +345,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "step: stopp}",
         [
             (
-                "demo.yaml:49:45: step 'wrap-up': due counts from unknown step 'stopp' (did "
+                "demo.yaml:50:45: step 'wrap-up': due counts from unknown step 'stopp' (did "
                 "you mean 'stop'?)"
             )
         ],
@@ -356,7 +357,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "{after: 30m, step: notify}",
         [
             (
-                "demo.yaml:24:33: step 'fix': due.step is set but due.from is 'stage_start' "
+                "demo.yaml:25:33: step 'fix': due.step is set but due.from is 'stage_start' "
                 "(use from: step)"
             )
         ],
@@ -368,7 +369,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "due: {after: 30m}\n        enters_stage: emergency_response\n",
         [
             (
-                "demo.yaml:25:23: step 'fix' has enters_stage but is a task step: only "
+                "demo.yaml:26:23: step 'fix' has enters_stage but is a task step: only "
                 "approval steps enter a stage"
             )
         ],
@@ -378,7 +379,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "        message: {zh-CN: 请暂停上传, en: Please pause uploads}\n",
         "",
-        ["demo.yaml:25:9: broadcast step 'notify' has no message"],
+        ["demo.yaml:26:9: broadcast step 'notify' has no message"],
     ),
     (
         "empty-people",
@@ -431,8 +432,8 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "  - id: staff\n",
         "  - id: office\n",
         [
-            "demo.yaml:23:15: step 'fix' has unknown role 'staff'",
-            "demo.yaml:42:15: step 'stop' has unknown role 'staff'",
+            "demo.yaml:24:15: step 'fix' has unknown role 'staff'",
+            "demo.yaml:43:15: step 'stop' has unknown role 'staff'",
             "matrix.yaml:23:9: duplicate role id 'office'",
             "matrix.yaml:27:18: role 'office' escalates to itself",
         ],
@@ -468,7 +469,7 @@ CASES: list[tuple[str, str, str | None, str, list[str]]] = [
         "demo.yaml",
         "when: {severities: [I, II]}",
         "when: {severities: []}",
-        ["demo.yaml:37:28: step 'go' never applies: when.severities is empty"],
+        ["demo.yaml:38:28: step 'go' never applies: when.severities is empty"],
     ),
     (
         "not-a-mapping",
@@ -585,7 +586,7 @@ def test_load_or_raise_refuses_an_invalid_set(tmp_path: Path) -> None:
     )
     with pytest.raises(PlaybookSetError) as caught:
         load_or_raise(root)
-    assert str(caught.value) == f"{root / 'demo.yaml'}:23:15: step 'fix' has unknown role 'dba'"
+    assert str(caught.value) == f"{root / 'demo.yaml'}:24:15: step 'fix' has unknown role 'dba'"
     assert len(caught.value.errors) == 1
 
 

@@ -30,7 +30,7 @@ from epbot.domain.incident import (
     Transition,
 )
 from epbot.domain.matrix import Matrix
-from epbot.domain.playbook import Playbook, Severity, StageId
+from epbot.domain.playbook import Playbook, Severity, StageId, StepKind
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -716,6 +716,8 @@ PARAMS = {
     ErrorCode.NOT_REFUSED: {"step": "x"},
     ErrorCode.NOT_SEVERITY_JUDGE: {},
     ErrorCode.SAME_SEVERITY: {"severity": "II"},
+    ErrorCode.REPORT_REQUIRED: {"step": "x"},
+    ErrorCode.NOT_A_REPORT: {"step": "x"},
 }
 
 
@@ -782,7 +784,13 @@ def test_optional_steps_do_not_block_resolve_and_end_not_applicable() -> None:
         if not open_steps:
             break
         for step in open_steps:
-            d.decide(state, d.CompleteStep(actor=commander, step_id=step.step_id), now)
+            # A report step is done by sending its report (issue 15), the others by a tick.
+            command: d.Command = (
+                d.SendReport(commander, step.step_id, 1, report)
+                if step.kind is StepKind.REPORT
+                else d.CompleteStep(actor=commander, step_id=step.step_id)
+            )
+            d.decide(state, command, now)
     still_open = [
         s.step_id
         for s in state.steps.values()
@@ -884,3 +892,120 @@ def test_a_false_alarm_stops_every_timer_and_nothing_more_happens() -> None:
     assert state.cancel_reason == "误报：监控探针故障"
     assert not [t for t in state.timers if t.live]
     assert run_timers(state, T0 + 10 * 60 * M) == []
+
+
+# --- reports: 信息报告, 续报, 终报 (issue 15) -----------------------------------------------
+
+
+def _db_crash(severity: Severity = Severity.II) -> dom.IncidentState:
+    from pathlib import Path
+
+    from epbot.adapters.playbook_files import PlaybookLibrary
+
+    current = PlaybookLibrary(Path("playbooks")).load()
+    playbook = current.get("db-crash")
+    assert playbook is not None
+    state, _ = dom.declare(
+        playbook=playbook,
+        matrix=current.matrix,
+        severity=severity,
+        report=_REPORT,
+        reporter="R1",
+        drill=False,
+        now=T0,
+    )
+    for page in list(state.pages):
+        dom.decide(state, AcknowledgePage(page.person, page.key), T0 + M)
+    return state
+
+
+def test_a_report_step_is_met_by_a_delivered_report_not_a_tick() -> None:
+    state = _db_crash()
+    office = state.members("emergency-office")[0]
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, CompleteStep(office, "report-leadership"), T0 + 5 * M)
+    assert err.value.code is ErrorCode.REPORT_REQUIRED
+    events = dom.decide(
+        state, dom.SendReport(office, "report-leadership", 2, _REPORT), T0 + 6 * M
+    )
+    sent = events[0]
+    assert sent.kind == "report_sent"
+    assert sent.data["kind"] == "report"
+    assert sent.data["version"] == 2
+    assert sent.data["people"] == list(state.members("leadership-group"))
+    assert sent.data["channels"] == ["#ep-leadership"]
+    assert sent.data["report"]["place"] == "room"
+    assert sent.data["on_time"] is True
+    step = state.steps["report-leadership"]
+    assert step.status is StepStatus.DONE
+    assert step.done_at == T0 + 6 * M  # the delivery is the completion
+    assert state.steps["approve-emergency-response"].status is StepStatus.AWAITING_APPROVAL
+
+
+def test_only_the_steps_role_or_the_commander_sends_its_report() -> None:
+    state = _db_crash()
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.SendReport("U05DBV0001", "report-leadership", 1, _REPORT), T0)
+    assert err.value.code is ErrorCode.NOT_RESPONSIBLE
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.SendReport("U01EOF0001", "contain", 1, _REPORT), T0)
+    assert err.value.code is ErrorCode.NOT_A_REPORT
+
+
+def _escalated(state: dom.IncidentState, at: datetime) -> None:
+    office = state.members("emergency-office")[0]
+    dom.decide(state, dom.SendReport(office, "report-leadership", 1, _REPORT), at)
+    dom.decide(state, DecideApproval("U01LDR0001", "approve-emergency-response", True), at)
+    assert state.status is Status.EMERGENCY_RESPONSE
+
+
+def test_progress_reports_are_prompted_at_the_playbooks_interval() -> None:
+    state = _db_crash()
+    at = T0 + 10 * M
+    _escalated(state, at)
+    events = run_timers(state, at + 59 * M)
+    assert "progress_report_due" not in kinds(events)
+    events = run_timers(state, at + 60 * M)
+    [due] = [e for e in events if e.kind == "progress_report_due"]
+    assert due.data["commander"] == "U01EOF0001"
+    assert due.data["people"] == list(state.members("leadership-group"))
+    # a progress report (续报) restarts the interval from when it was sent
+    sent_at = at + 80 * M
+    progress = {"changes": "replica promoted", "next_steps": "verify", "help": "none"}
+    events = dom.decide(state, dom.SendReport("U01EOF0002", None, 3, _REPORT, progress), sent_at)
+    assert events[0].data["kind"] == "progress"
+    assert events[0].data["progress"] == progress
+    events = run_timers(state, sent_at + 59 * M)
+    assert "progress_report_due" not in kinds(events)
+    assert "progress_report_due" in kinds(run_timers(state, sent_at + 60 * M))
+
+
+def test_no_progress_prompts_before_emergency_response() -> None:
+    state = _db_crash(Severity.III)
+    events = run_timers(state, T0 + 5 * 60 * M)
+    assert "progress_report_due" not in kinds(events)
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.SendReport("U05DBV0001", None, 1, _REPORT, {}), T0)
+    assert err.value.code is ErrorCode.NOT_COMMANDER
+
+
+def test_resolve_sends_the_final_report_to_the_same_recipients() -> None:
+    state = _db_crash()
+    at = T0 + 10 * M
+    _escalated(state, at)
+    for step in state.steps.values():
+        if step.status in (StepStatus.OPEN, StepStatus.PENDING, StepStatus.AWAITING_APPROVAL):
+            dom.decide(state, SkipStep("U01EOF0001", step.step_id, "test"), at)
+    events = dom.decide(state, Resolve("U01EOF0001", "restored"), at)
+    final = events[-1]
+    assert final.kind == "final_report"
+    assert final.data["kind"] == "final"
+    assert final.data["summary"] == "restored"
+    assert final.data["channels"] == ["#ep-leadership"]
+    assert not [t for t in state.timers if t.live]
+
+
+def test_a_false_alarm_sends_no_final_report() -> None:
+    state = _db_crash()
+    events = dom.decide(state, Cancel("U01EOF0001", "误报"), T0 + 2 * M)
+    assert "final_report" not in kinds(events)

@@ -71,6 +71,7 @@ PLAYBOOK: dict[str, Any] = {
                     "plan_ref": ["5.1"],
                     "role": "office",
                     "kind": "report",
+                    "report_to": [{"role": "leaders"}, {"unit": "it"}],
                     "due": {"after": "5m", "from": "declared"},
                     "reminders": {"before": ["2m"], "repeat": "1m"},
                     "escalate_to": "leaders",
@@ -264,6 +265,47 @@ CASES: list[tuple[str, Mutation, list[Issue]]] = [
             Issue(
                 ("stages", 1, "steps", 1),
                 "broadcast step 'notify' has no broadcast_to (all_units or subordinate_units)",
+            )
+        ],
+    ),
+    (
+        "report step without recipients",
+        lambda d: _step(d, 0, 0).pop("report_to"),
+        [
+            Issue(
+                ("stages", 0, "steps", 0),
+                "report step 'tell' names no recipients: add report_to "
+                "(- role: <role id> and/or - unit: <unit id>)",
+            )
+        ],
+    ),
+    (
+        "report to an unknown role and unit",
+        lambda d: _step(d, 0, 0).update(
+            report_to=[{"role": "leader"}, {"unit": "itt"}, {"role": "office", "unit": "it"}]
+        ),
+        [
+            Issue(
+                ("stages", 0, "steps", 0, "report_to", 0, "role"),
+                "report goes to unknown role 'leader' (did you mean 'leaders'?)",
+            ),
+            Issue(
+                ("stages", 0, "steps", 0, "report_to", 1, "unit"),
+                "report goes to unknown unit 'itt' (did you mean 'it'?)",
+            ),
+            Issue(
+                ("stages", 0, "steps", 0, "report_to", 2),
+                "a recipient is either '- role: <id>' or '- unit: <id>'",
+            ),
+        ],
+    ),
+    (
+        "progress reports too often",
+        lambda d: d.update(progress_reports={"every": "1m", "to": [{"role": "leaders"}]}),
+        [
+            Issue(
+                ("progress_reports", "every"),
+                "progress reports every 1m is too often (5m at least)",
             )
         ],
     ),

@@ -46,7 +46,7 @@ async def test_metrics_after_a_scenario(ops_harness: Any) -> None:
     await service.acknowledge_page(
         key="ack-1", incident_id=incident_id, page="emergency-office#1", actor=COMMANDER
     )
-    await service.complete_step(
+    await service.send_report(
         key="done-1", incident_id=incident_id, step="report-office", actor=COMMANDER
     )
     await h.eventually(h._delivered)
@@ -55,7 +55,7 @@ async def test_metrics_after_a_scenario(ops_harness: Any) -> None:
     assert await service.tick() == 1  # the security officer's reminder (report-office is done)
     h.clock.set(START + timedelta(minutes=6))
     assert await service.tick() >= 1  # its deadline, among others
-    await service.complete_step(
+    await service.send_report(
         key="done-2", incident_id=incident_id, step="report-security-officer", actor=COMMANDER
     )
     await h.eventually(h._delivered)

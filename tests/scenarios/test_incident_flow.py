@@ -89,14 +89,10 @@ async def request_leadership_approval(harness: Harness, incident_id: int) -> str
     async def approval_open() -> bool:
         return approval in (await harness.state(incident_id)).approvals
 
-    await _click_until(
-        harness,
-        approval_open,
-        Action.STEP_DONE.value,
-        f"{incident_id}:report-leadership",
-        user=COMMANDER,
-        ref_key=f"checklist:{incident_id}:report",
-    )
+    from tests.scenarios.reporting import send_step_report
+
+    await send_step_report(harness, incident_id, "report-leadership", user=COMMANDER)
+    await harness.eventually(approval_open)
     return approval
 
 
@@ -126,15 +122,11 @@ async def test_ack_done_approve_resolve(harness: Harness) -> None:
         state = await harness.state(incident_id)
         return "approve-emergency-response" in state.approvals
 
-    checklist = f"checklist:{incident_id}:report"
-    await _click_until(
-        harness,
-        approval_open,
-        Action.STEP_DONE.value,
-        f"{incident_id}:report-leadership",
-        user=COMMANDER,
-        ref_key=checklist,
-    )
+    from tests.scenarios.reporting import send_step_report
+
+    # A report step is met by sending its report (issue 15), not by ticking it.
+    await send_step_report(harness, incident_id, "report-leadership", user=COMMANDER)
+    await harness.eventually(approval_open)
     approval = "approve-emergency-response"
     leader_dm = await harness.ref(f"approval:{incident_id}:{approval}:{LEADER}")
     assert leader_dm.channel.startswith("D")
@@ -175,6 +167,9 @@ async def test_ack_done_approve_resolve(harness: Harness) -> None:
         step = next((s for s in state.steps.values() if s.status is StepStatus.OPEN), None)
         if step is None:
             break
+        if step.kind is StepKind.REPORT:
+            await send_step_report(harness, incident_id, step.step_id, user=COMMANDER)
+            continue
         action = Action.STEP_CHECKIN if step.kind is StepKind.CHECKIN else Action.STEP_DONE
         stage = f"checklist:{incident_id}:{step.stage_id.value}"
 

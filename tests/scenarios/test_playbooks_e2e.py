@@ -99,6 +99,13 @@ class Driver:
         )
 
     async def tick(self, state: IncidentState, step: StepState) -> None:
+        if step.kind is StepKind.REPORT:  # met by sending its report (issue 15)
+            from tests.scenarios.reporting import send_step_report
+
+            await send_step_report(
+                self.h, self.id, step.step_id, user=self.person_for(state, step)
+            )
+            return
         action = Action.STEP_CHECKIN if step.kind is StepKind.CHECKIN else Action.STEP_DONE
         ref_key = f"checklist:{self.id}:{step.stage_id.value}"
         await self.click(action, step.step_id, self.person_for(state, step), ref_key)

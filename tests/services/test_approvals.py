@@ -88,7 +88,7 @@ async def test_two_concurrent_decisions_one_wins(
     declare, service: IncidentService, make_service
 ) -> None:
     iid = (await declare("attack")).incident_id
-    await service.complete_step(
+    await service.send_report(
         key=key(), incident_id=iid, step="report-leadership", actor="U01EOF0001"
     )
     first, second = make_service(holder="a"), make_service(holder="b")
@@ -155,7 +155,7 @@ async def test_major_incident_requests_escalation_by_itself(declare, service) ->
     await ack_all(service, iid)
     state = await service.state(iid)
     assert state.steps[ESCALATION].status is StepStatus.PENDING  # waits for report-leadership
-    await service.complete_step(
+    await service.send_report(
         key=key(), incident_id=iid, step="report-leadership", actor="U01EOF0001"
     )
     state = await service.state(iid)

@@ -68,7 +68,7 @@ async def snapshot(service: IncidentService, engine: AsyncEngine, iid: int) -> t
 
 @pytest.mark.parametrize(
     "use_case",
-    ["ack", "complete", "skip", "update", "approve", "escalate", "cancel"],
+    ["ack", "complete", "report", "skip", "update", "approve", "escalate", "cancel"],
 )
 async def test_the_same_key_twice_changes_nothing_the_second_time(
     use_case: str, declare, service: IncidentService, engine: AsyncEngine
@@ -81,6 +81,9 @@ async def test_the_same_key_twice_changes_nothing_the_second_time(
             key=k, incident_id=iid, page="emergency-office#1", actor="U01EOF0001"
         ),
         "complete": lambda k: service.complete_step(
+            key=k, incident_id=iid, step="contain", actor="U01EOF0001"
+        ),
+        "report": lambda k: service.send_report(
             key=k, incident_id=iid, step="report-office", actor="U01EOF0001"
         ),
         "skip": lambda k: service.skip_step(

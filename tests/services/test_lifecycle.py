@@ -58,6 +58,10 @@ async def drive(service: IncidentService, clock: FakeClock, incident_id: int) ->
             await service.check_in(
                 key=key("checkin"), incident_id=incident_id, step=step.step_id, actor=actor
             )
+        elif step.kind is StepKind.REPORT:  # a report step is met by a delivered report
+            await service.send_report(
+                key=key("report"), incident_id=incident_id, step=step.step_id, actor=actor
+            )
         else:
             await service.complete_step(
                 key=key("done"), incident_id=incident_id, step=step.step_id, actor=actor

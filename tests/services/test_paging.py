@@ -47,7 +47,7 @@ async def test_ack_timeout_backup_then_escalation_target(
     # The office files its report without answering the page (so no overdue step pages
     # the leader first): the page itself must escalate.
     clock.advance(timedelta(minutes=1))
-    await service.complete_step(
+    await service.send_report(
         key=key(), incident_id=iid, step="report-office", actor="U01EOF0001"
     )
     # emergency-office: ack_timeout 3m, people EOF1 then EOF2, escalate_to leadership-leader.

@@ -22,6 +22,8 @@ class Action(StrEnum):
     ALERT_DECLARE = "alert.declare"  # value: "<alert id>" (opens the pre-filled report)
     ALERT_DISMISS = "alert.dismiss"  # value: "<alert id>" (opens a reason modal)
     APPROVAL_ASK_AGAIN = "approval.ask_again"  # value: "<incident>:<step id>" (a refused step)
+    STEP_REPORT = "step.report"  # value: "<incident>:<step id>" (opens the report to send)
+    REPORT_PROGRESS = "report.progress"  # value: "<incident>" (opens the progress report, 续报)
 
 
 class Callback(StrEnum):
@@ -33,6 +35,7 @@ class Callback(StrEnum):
     ALERT_REPORT = "alert.report"  # the report modal pre-filled from a warning
     ALERT_DISMISS = "alert.dismiss_reason"  # why a warning needs no incident
     ASK_AGAIN_REASON = "approval.ask_again_reason"  # why a refused step is asked again
+    REPORT_SEND = "report.send"  # the report (or progress report) to deliver
 
 
 def button_value(incident_id: int, target: str = "") -> str:

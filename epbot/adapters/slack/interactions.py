@@ -258,6 +258,51 @@ class Interactions:
         )
         await self.client.open_view(trigger_id, view)
 
+    async def open_send_report(
+        self, *, trigger_id: str, user_id: str, meta: dict[str, Any], progress: bool
+    ) -> None:
+        """The report to send (a report step's, or a 续报), pre-filled from the latest version."""
+        from epbot.adapters.db import report_versions
+        from epbot.adapters.slack import report_render
+
+        locale = await self.locale(user_id)
+        incident_id = int(meta["incident"])
+        matrix = self.library.current.matrix
+        async with self._sessions() as session:
+            loaded = await repo.load(session, incident_id, matrix)
+            _, report = await report_versions.current(session, incident_id)
+        row, state = loaded.row, loaded.state
+        ctx = self.ctx(locale, incident_number(row.year, row.seq, row.drill), row.channel_id)
+        step = str(meta.get("target") or "") or None
+        meta = {**meta, "step": step, "progress": progress, "playbook": state.playbook.id}
+        view = report_render.send_report_modal(
+            state,
+            report,
+            matrix,
+            ctx,
+            step_id=step,
+            progress=progress,
+            private_metadata=json.dumps(meta),
+        )
+        await self.client.open_view(trigger_id, view)
+
+    def read_sent_report(
+        self, view: dict[str, Any], *, locale: str
+    ) -> tuple[ReportFields, dict[str, str] | None] | dict[str, str]:
+        """A submitted send-report modal: (report, 续报 fields) or ``{block_id: error}``."""
+        from epbot.adapters.slack import report_render
+
+        parsed = self.read_report(view, locale=locale)
+        values = (view.get("state") or {}).get("values") or {}
+        progress = report_render.read_progress(values)
+        errors = dict(parsed) if isinstance(parsed, dict) else {}
+        errors.pop("playbook", None)
+        for name in report_render.missing_progress(progress):
+            errors[name] = required(locale)
+        if errors or isinstance(parsed, dict):
+            return errors or {"title": required(locale)}
+        return parsed.report, progress
+
     async def tell(self, *, user_id: str, channel: str | None, text: str) -> None:
         """An ephemeral reply in ``channel``; a DM when the bot cannot post there."""
         if channel:

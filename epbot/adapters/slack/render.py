@@ -188,6 +188,7 @@ class _Helpers:
             "status": self.status,
             "pb": self.playbook_title,
             "dt": _as_datetime,
+            "phone": self.phone,
         }
 
     def time(self, value: datetime | str | None) -> str:
@@ -220,6 +221,12 @@ class _Helpers:
 
     def mention(self, ref: str | None) -> str:
         return "—" if not ref else self.ctx.mention(ref)
+
+    def phone(self, ref: str | None) -> str:
+        """The person's phone from the matrix directory (Art. 5.1), or ""."""
+        if not ref or self.state is None:
+            return ""
+        return escape(self.state.matrix.person(ref).phone or "")
 
     def role(self, role_id: str | None) -> str:
         return escape(self.role_plain(role_id))
@@ -425,6 +432,9 @@ def incident_card(
     ]
     if state.drill:
         blocks.insert(1, _context(_call(mod, "drill_note")))
+    roster = _call(mod, "roster")
+    if roster:
+        blocks.append(_context(roster))
     buttons: list[dict[str, Any]] = []
     value = ids.button_value(_incident_ref(state))
     if state.status in (Status.REPORTED, Status.INITIAL_HANDLING):
@@ -461,6 +471,8 @@ def _step_button(state: IncidentState, step: StepState, labels: dict[str, str]) 
     value = ids.button_value(_incident_ref(state), step.step_id)
     if step.kind is StepKind.CHECKIN:
         return _button(labels["btn.checkin"], ids.Action.STEP_CHECKIN, value, style="primary")
+    if step.kind is StepKind.REPORT and state.playbook.step(step.step_id).report_to:
+        return _button(labels["btn.report"], ids.Action.STEP_REPORT, value, style="primary")
     label = labels["btn.broadcast"] if step.kind is StepKind.BROADCAST else labels["btn.done"]
     return _button(label, ids.Action.STEP_DONE, value)
 

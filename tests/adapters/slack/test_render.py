@@ -55,6 +55,9 @@ ENGINE_KINDS = (
     "refused",
     "approval_asked_again",
     "severity_changed",
+    "report_sent",
+    "progress_report_due",
+    "final_report",
 )
 
 
@@ -230,11 +233,10 @@ def test_stage_checklist_for_every_stage(library: PlaybookSet, locale: str) -> N
                     )
                     continue
                 assert step.status is dom.StepStatus.OPEN
-                expected = (
-                    ids.Action.STEP_CHECKIN
-                    if step.kind is StepKind.CHECKIN
-                    else ids.Action.STEP_DONE
-                )
+                expected = {
+                    StepKind.CHECKIN: ids.Action.STEP_CHECKIN,
+                    StepKind.REPORT: ids.Action.STEP_REPORT,  # a report is sent, not ticked
+                }.get(step.kind, ids.Action.STEP_DONE)
                 assert button["action_id"] == expected
             started = [
                 s
@@ -257,7 +259,8 @@ def test_no_skip_or_reassign_once_the_incident_ended(library: PlaybookSet) -> No
     assert any(b["action_id"] == ids.Action.STEP_SKIP for b in buttons(blocks))
     state.status = dom.Status.CANCELLED
     _, blocks = r.stage_checklist(state, StageId.REPORT, context())
-    assert not [b for b in buttons(blocks) if b["action_id"] != ids.Action.STEP_DONE]
+    primary = (ids.Action.STEP_DONE, ids.Action.STEP_REPORT)
+    assert not [b for b in buttons(blocks) if b["action_id"] not in primary]
 
 
 @pytest.mark.parametrize("locale", ["en", "zh-CN"])
@@ -305,8 +308,9 @@ def test_checkin_button_and_approval_marker(library: PlaybookSet) -> None:
 
 def test_finished_step_shows_who_and_when(library: PlaybookSet) -> None:
     state, _ = declare(library)
+    # report-office is a report step now (sent, not ticked): a task of the same stage instead
     events = dom.decide(
-        state, dom.CompleteStep(actor="U01EOF0001", step_id="report-office", note=EVIL), NOW
+        state, dom.CompleteStep(actor="U01EOF0001", step_id="pause-uploads", note=EVIL), NOW
     )
     assert events
     _, blocks = r.stage_checklist(state, StageId.REPORT, context())
@@ -314,7 +318,7 @@ def test_finished_step_shows_who_and_when(library: PlaybookSet) -> None:
     assert "Done by <@U01EOF0001> at 11-24 09:15" in body
     assert "<!channel>" not in body
     step_buttons = [ids.parse_value(b["value"])[1] for b in buttons(blocks)]
-    assert "report-office" not in step_buttons
+    assert "pause-uploads" not in step_buttons
 
 
 def test_checklist_compacts_a_stage_with_too_many_steps(library: PlaybookSet) -> None:
@@ -347,7 +351,8 @@ def test_checklist_compacts_a_stage_with_too_many_steps(library: PlaybookSet) ->
             if s.stage_id is StageId.REPORT and s.status is dom.StepStatus.OPEN
         ]
         assert len(open_steps) > 80
-        done = [b for b in buttons(blocks) if b["action_id"] == ids.Action.STEP_DONE]
+        primary = (ids.Action.STEP_DONE, ids.Action.STEP_REPORT)
+        done = [b for b in buttons(blocks) if b["action_id"] in primary]
         assert len(done) == len(open_steps)
 
 
@@ -549,6 +554,34 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "broadcast_to": None,
     },
     "step_unblocked": {"step": "report-office"},
+    "report_sent": {
+        "kind": "report",
+        "step": "report-office",
+        "version": 2,
+        "report": {"place": EVIL},
+        "progress": None,
+        "people": ["U1", "U2"],
+        "channels": ["#ep-leadership"],
+        "roles": ["leadership-group"],
+        "units": ["leadership"],
+        "on_time": False,
+    },
+    "progress_report_due": {
+        "commander": "U1",
+        "every_seconds": 3600,
+        "people": ["U1"],
+        "channels": [],
+        "roles": ["leadership-group"],
+        "units": [],
+    },
+    "final_report": {
+        "kind": "final",
+        "summary": EVIL,
+        "people": ["U1"],
+        "channels": ["#ep-leadership"],
+        "roles": [],
+        "units": ["leadership"],
+    },
     "approval_asked_again": {"step": "report-office", "reason": EVIL, "refused_by": "U1"},
     "severity_changed": {"from": "IV", "to": "II", "reason": EVIL, "major": True, "raised": True},
     "step_reassigned": {"step": "report-office", "from": None, "to": "person@example.com"},
@@ -793,7 +826,7 @@ def test_channel_topic_and_closing_report(library: PlaybookSet, locale: str) -> 
     state, events = declare(library)
     person = state.pages[0].person
     events += dom.decide(state, dom.AcknowledgePage(person, state.pages[0].key), NOW)
-    events += dom.decide(state, dom.CompleteStep(person, "report-office"), NOW)
+    events += dom.decide(state, dom.SendReport(person, "report-office", 1, report()), NOW)
     late = NOW + timedelta(minutes=20)
     events += dom.decide(state, dom.CompleteStep(person, "pause-uploads"), late)
     ctx = context(locale, minutes=30)
