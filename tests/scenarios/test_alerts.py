@@ -117,6 +117,11 @@ def generic(status: str = "firing", summary: str = "Backup job failed") -> dict[
     }
 
 
+def metrics(alerting: AlertHarness) -> str:
+    assert alerting.bot.metrics is not None
+    return generate_latest(alerting.bot.metrics.registry).decode()
+
+
 def blocks_text(message: Any) -> str:
     return json.dumps(message.blocks or [], ensure_ascii=False)
 
@@ -362,6 +367,10 @@ async def test_declare_button_opens_a_prefilled_report_that_makes_an_incident(
     status, _ = await alerting.submit_view(view, values, user=USER, view_id="V0ALERT01")
     assert status == 200
     incidents = await alerting.eventually(alerting.incidents)
+    await alerting.eventually(
+        lambda: 'epbot_alerts_declared_total{how="person",source="prometheus"} 1.0'
+        in metrics(alerting)
+    )
     (incident,) = incidents
     assert (incident.playbook_id, incident.severity) == ("system-fault", "III")
     (alert,) = await alerting.eventually(
@@ -423,6 +432,7 @@ async def test_declare_rule_opens_the_incident_by_itself(alerting: AlertHarness)
     (warning,) = alerting.warnings()
     assert "Incident *2026-0001*" in blocks_text(warning)
     assert "declared automatically by rule" in blocks_text(warning)
+    assert 'epbot_alerts_declared_total{how="rule",source="prometheus"} 1.0' in metrics(alerting)
 
 
 async def test_dismiss_asks_for_a_reason(alerting: AlertHarness) -> None:
@@ -447,6 +457,7 @@ async def test_dismiss_asks_for_a_reason(alerting: AlertHarness) -> None:
 
     row = await alerting.eventually(dismissed)
     assert (row.dismissed_by, row.dismiss_reason) == (USER, "误报: <!here> test")
+    assert 'epbot_alerts_dismissed_total{source="prometheus"} 1.0' in metrics(alerting)
     await alerting.deliver_alerts()
     (warning,) = alerting.warnings()
     assert "Dismissed by" in blocks_text(warning)
