@@ -493,3 +493,8 @@ async def test_metrics_count_alerts(alerting: AlertHarness) -> None:
         assert line in text, line
     assert NAMED_TOKEN not in text
     assert ALERTS_CHANNEL
+
+
+async def test_the_served_app_mounts_the_alert_webhooks(alerting: AlertHarness) -> None:
+    paths = {resource.canonical for resource in alerting.bot.web().router.resources()}
+    assert {"/alerts/alertmanager", "/alerts/grafana", "/alerts/generic", "/slack/events"} <= paths
