@@ -33,7 +33,7 @@ from epbot.fakeslack.responses import ResponseTarget, handle_response_url
 from epbot.fakeslack.signing import FORM, JSON, post_signed
 from epbot.sandbox import payloads
 from epbot.sandbox.seed import GENERAL, Person, default_person, seed
-from epbot.sandbox.snapshot import people_json, snapshot
+from epbot.sandbox.snapshot import ReadMarks, latest_ts, pending_people, people_json, snapshot
 from epbot.wiring import Bot, build
 
 Json = dict[str, Any]
@@ -43,6 +43,11 @@ DEFAULT_ANNOUNCE = "ep-incidents"
 # The slash commands the app's manifest (manifest.yaml) registers; Slack sends only these.
 COMMANDS = ("/incident",)
 MAX_FAST_FORWARD = 7 * 24 * 60  # minutes
+REPORT_CALLBACK = "incident.report"
+ROOM_WAIT = 10.0  # seconds the page waits for the bot to make the incident channel
+# A sandbox note, not a bot text: in Slack the reporter finds the channel in the sidebar.
+ROOM_LINK_ZH = "📣 已提交报告。事件频道：<#{room}>（点击进入）。"
+ROOM_LINK_EN = "📣 Report submitted. The incident channel: <#{room}> (click to open)."
 _STOP: Json = {"type": "_stop"}
 
 
@@ -121,6 +126,7 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._streams: list[asyncio.Queue[Json]] = []
+        self.read: ReadMarks = {}  # user -> channel -> newest ts that person has seen
         self.url = ""
 
     @property
@@ -326,7 +332,38 @@ class Sandbox:
             self._close(view, whole_stack=True)
         else:
             self._close(view)
+            if view.payload.get("callback_id") == REPORT_CALLBACK:
+                room = await self._point_to_new_room(view, user_id, before=set(ws.channels))
+                return {"ok": True, "channel": room}
         return {"ok": True}
+
+    async def _point_to_new_room(self, view: View, user_id: str, *, before: set[str]) -> str | None:
+        """After a report: once the bot has made the incident channel, tell the reporter
+        privately where it is, in the channel the report was started from."""
+        bot = self.bot
+        await bot.listeners.wait_idle(ROOM_WAIT)
+        bot.delivery.kick()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bot.delivery.wait_idle(), ROOM_WAIT)
+        ws = self.workspace
+        rooms = [
+            c
+            for c in ws.channels.values()
+            if c.id not in before and not c.is_im and not c.is_mpim and user_id in c.members
+        ]
+        if not rooms:
+            return None
+        room = rooms[-1]
+        try:
+            origin = str(json.loads(view.payload.get("private_metadata") or "{}").get("channel"))
+        except ValueError:
+            origin = ""
+        if origin not in ws.channels:
+            origin = ws.open_im(user_id).id
+        lang = ws.users[user_id].locale
+        text = (ROOM_LINK_ZH if lang.startswith("zh") else ROOM_LINK_EN).format(room=room.id)
+        handle_response_url(ws, ResponseTarget(origin, user_id), {"text": text})
+        return room.id
 
     def close_view(self, *, user_id: str, view_id: str) -> Json:
         """Someone pressed a modal's close button (the app did not ask to be told)."""
@@ -442,13 +479,18 @@ class Sandbox:
         channel = query.get("channel") or None
         if channel == "app":  # the app's Messages tab: the person's DM with the bot
             channel = self.workspace.open_im(user_id).id
+        if channel in self.workspace.channels:  # looking at a channel reads it
+            marks = self.read.setdefault(user_id, {})
+            marks[channel] = latest_ts(self.workspace, self.workspace.channels[channel], user_id)
         data = snapshot(
             self.workspace,
             user_id=user_id,
             channel_id=channel,
             thread=query.get("thread") or None,
+            read=self.read.get(user_id, {}),
         )
         data["clock"] = self.clock_json()
+        data["pending"] = pending_people(self.workspace, [p.user_id for p in self.people])
         return web.json_response(data, headers=_NO_CACHE)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:

@@ -112,12 +112,18 @@ async def test_slash_command_opens_the_report_modal_for_the_user(sandbox: Sandbo
     status, answer = await call(
         sandbox, "submit", user=REPORTER, view_id=view.id, values=report_values(now)
     )
-    assert (status, answer) == (200, {"ok": True})
+    # The answer names the new incident channel, and the reporter is told where it is,
+    # privately, in the channel the report was started from.
+    assert status == 200
     assert view.closed
     ws = sandbox.workspace
     channel = await eventually(
         lambda: next((c for c in ws.channels.values() if c.name.startswith("inc-")), None)
     )
+    assert answer == {"ok": True, "channel": channel.id}
+    [link] = [e for e in ws.ephemerals if e.channel == general(sandbox)]
+    assert link.user == REPORTER
+    assert f"<#{channel.id}>" in link.text
     pinned = await eventually(lambda: [p for p in ws.pins if p.channel == channel.id])
     seen = await state(sandbox, user=REPORTER, channel=channel.id)
     assert [m["ts"] for m in seen["channel"]["pins"]] == [pinned[0].ts]

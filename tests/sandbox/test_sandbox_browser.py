@@ -1,11 +1,11 @@
 """The whole db-crash drill in a real browser, against the sandbox's real bot.
 
 Declare with ``/incident db-crash`` and the report modal (a field error first), see the
-incident channel and its pinned card, acknowledge the page as the emergency office, tick
-a step, fast-forward 15 minutes to see the overdue escalation, be refused as a
-non-approver and approve as the leadership group's leader. Screenshots of each moment go
-to the artifacts directory; with ``EPBOT_UPDATE_SCREENSHOT=1`` the README's screenshot
-(docs/img/sandbox.png) is refreshed too.
+incident channel and its pinned card, acknowledge the page as the emergency office, send
+the first report from its step, fast-forward 15 minutes to see the overdue escalation, be
+refused as a non-approver and approve as the leadership group's leader. Screenshots of
+each moment go to the artifacts directory; with ``EPBOT_UPDATE_SCREENSHOT=1`` the README's
+screenshot (docs/img/sandbox.png) is refreshed too.
 """
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ async def open_channel(page: Page, name_prefix: str) -> None:
     await expect(item).to_be_visible(timeout=WAIT)
     await item.click()
     await expect(page.locator(".channel-name")).to_contain_text(name_prefix)
+
+
+async def send_report(page: Page, step: str) -> None:
+    """Press the step's "Send report…", send the pre-filled report, see the step done."""
+    button = page.locator(f'.messages button[data-action-id="step.report"][data-value$=":{step}"]')
+    await expect(button).to_be_visible(timeout=WAIT)
+    await button.click()
+    modal = page.locator('.modal[data-callback-id="report.send"]')
+    await expect(modal).to_be_visible(timeout=WAIT)
+    await modal.locator('[data-role="submit"]').click()
+    await expect(modal).to_be_hidden(timeout=WAIT)
+    await expect(button).to_have_count(0, timeout=WAIT)
 
 
 async def incident_status(sandbox: Sandbox) -> Status:
@@ -117,14 +129,10 @@ async def test_db_crash_drill_in_the_browser(
     )
     assert await incident_status(sandbox) is Status.INITIAL_HANDLING
 
-    # Tick a step in the incident channel's checklist.
+    # Send the first report from the incident channel's checklist (a report step is met by
+    # a delivered report, not a tick): the report modal opens pre-filled.
     await open_channel(page, "inc-")
-    done = page.locator(
-        '.messages button[data-action-id="step.done"][data-value$=":report-office"]'
-    )
-    await expect(done).to_be_visible(timeout=WAIT)
-    await done.click()
-    await expect(done).to_have_count(0, timeout=WAIT)
+    await send_report(page, "report-office")
     await shots.take("step-done")
 
     # Fast-forward 15 minutes: the open report steps are overdue and escalated.
@@ -138,11 +146,7 @@ async def test_db_crash_drill_in_the_browser(
     await shots.take("overdue-escalation")
 
     # Reporting to the leadership group asks the leaders to approve emergency response.
-    report = page.locator(
-        '.messages button[data-action-id="step.done"][data-value$=":report-leadership"]'
-    )
-    await report.click()
-    await expect(report).to_have_count(0, timeout=WAIT)
+    await send_report(page, "report-leadership")
 
     # A non-approver (the reporter) presses Approve on the card's thread: refused privately.
     await act_as(page, REPORTER)

@@ -13,7 +13,6 @@ const state = {
   view: null, // a channel id, APP_HOME or APP_MESSAGES
   pane: null, // null, {kind: "thread", ts} or {kind: "pins"}
   snap: null,
-  seen: {}, // user -> channel -> latest ts seen
   drafts: {}, // composer key -> text typed but not sent (renders must not lose it)
   modalKey: null,
   modalInputs: null,
@@ -136,28 +135,24 @@ function channelLabel(channel) {
   return channel.name;
 }
 
+// The sandbox keeps read marks per person: what arrived since they last looked is unread.
 function isUnread(channel) {
-  const seen = (state.seen[state.user] ||= {});
-  if (!(channel.id in seen)) {
-    seen[channel.id] = channel.latest_ts;
-    return false;
-  }
-  return channel.latest_ts > seen[channel.id];
-}
-
-function markSeen(channelId, ts) {
-  const seen = (state.seen[state.user] ||= {});
-  if (channelId && (!seen[channelId] || ts > seen[channelId])) seen[channelId] = ts;
+  return channel.unread > 0 && channel.id !== state.snap.channel?.id;
 }
 
 // --- sidebar --------------------------------------------------------------------------------
 
-function sidebarItem(label, key, { unread = false, prefix = "#", extraClass = "", title = "" } = {}) {
+function sidebarItem(label, key, { unread = false, count = 0, prefix = "#", extraClass = "", title = "" } = {}) {
   const item = el("button", "side-item" + (state.view === key ? " active" : "") + (unread ? " unread" : "") + extraClass);
   item.type = "button";
   item.dataset.view = key;
   if (title) item.title = title;
   item.append(el("span", "side-prefix", prefix), el("span", "side-label", label));
+  if (unread && count) {
+    const badge = el("span", "side-badge", String(count));
+    badge.setAttribute("aria-label", t("unreadCount", { n: count }));
+    item.append(badge);
+  }
   item.addEventListener("click", () => openView(key));
   return item;
 }
@@ -181,12 +176,13 @@ function renderSidebar() {
   }
   if (dms.length) {
     nav.append(el("div", "side-heading", t("directMessages")));
-    for (const channel of dms) nav.append(sidebarItem(channelLabel(channel), channel.id, { unread: isUnread(channel), prefix: "●" }));
+    for (const channel of dms) nav.append(sidebarItem(channelLabel(channel), channel.id, { unread: isUnread(channel), count: channel.unread, prefix: "●" }));
   }
   nav.append(el("div", "side-heading", t("apps")));
   const appDm = snap.channels.find((c) => c.id === snap.app_dm);
   const appItem = sidebarItem("epbot", state.view === APP_HOME ? APP_HOME : APP_MESSAGES, {
     unread: appDm ? isUnread(appDm) : false,
+    count: appDm ? appDm.unread : 0,
     prefix: "🤖",
   });
   appItem.classList.toggle("active", state.view === APP_HOME || state.view === APP_MESSAGES);
@@ -314,10 +310,50 @@ function channelHeader(channel) {
   return header;
 }
 
+// The first-run panel in #general: what to try, and what the top bar's controls do.
+function welcomePanel() {
+  const panel = el("section", "welcome");
+  panel.id = "welcome";
+  panel.setAttribute("aria-label", t("welcomeTitle"));
+  const close = el("button", "close welcome-close", "×");
+  close.type = "button";
+  close.title = t("welcomeHide");
+  close.setAttribute("aria-label", t("welcomeHide"));
+  close.addEventListener("click", () => {
+    localStorage.setItem("epbot-sandbox-welcome", "hidden");
+    render();
+  });
+  panel.append(close, el("h2", "welcome-title", t("welcomeTitle")), el("p", "", t("welcomeIntro")));
+  const list = el("ol", "welcome-steps");
+  const tryIt = el("li");
+  tryIt.append(el("span", "", t("welcomeTry1")), el("code", "", "/incident drill db-crash"), el("span", "", t("welcomeTry2")));
+  const fill = el("button", "bk-btn bk-primary welcome-try", t("welcomeTryButton"));
+  fill.type = "button";
+  fill.dataset.role = "try";
+  fill.addEventListener("click", () => {
+    const area = document.querySelector(".main .composer-input");
+    if (!area) return;
+    area.value = "/incident drill db-crash";
+    state.drafts[area.dataset.draftKey] = area.value;
+    area.focus();
+  });
+  tryIt.append(fill);
+  list.append(
+    tryIt,
+    el("li", "", t("welcomeActingAs")),
+    el("li", "", t("welcomeClock")),
+    el("li", "", t("welcomeMore")),
+  );
+  panel.append(list);
+  return panel;
+}
+
 function renderMessages(list, channel) {
   const scroller = el("div", "messages");
   scroller.id = "messages";
-  if (!channel.messages.length) scroller.append(el("div", "empty", t("emptyChannel")));
+  const welcome = channel.id === state.config.general && localStorage.getItem("epbot-sandbox-welcome") !== "hidden";
+  if (welcome) scroller.append(welcomePanel());
+  else if (!channel.messages.length) scroller.append(el("div", "empty", t("emptyChannel")));
   let lastDay = "";
   for (const message of channel.messages) {
     const day = new Intl.DateTimeFormat(locale(), { timeZone: state.config.timezone, dateStyle: "full" }).format(new Date(Number(message.ts) * 1000));
@@ -343,7 +379,6 @@ function renderChannel(main, channel, { appTabs = false } = {}) {
   requestAnimationFrame(() => {
     scroller.scrollTop = nearBottom ? scroller.scrollHeight : oldTop;
   });
-  markSeen(channel.id, channel.latest_ts);
 }
 
 function appHeader(active) {
@@ -483,6 +518,14 @@ function renderModal() {
   const body = el("div", "modal-body");
   body.append(renderBlocks(view.blocks, context));
   const foot = el("div", "modal-foot");
+  if (isDrillReport(view)) {
+    // Sandbox only: Slack has no such button; it saves typing seven fields in a drill.
+    const sample = el("button", "bk-btn sample-fill", t("fillSample"));
+    sample.type = "button";
+    sample.dataset.role = "sample";
+    sample.addEventListener("click", () => fillSample(dialog));
+    foot.append(sample);
+  }
   const cancel = el("button", "bk-btn", view.close ? plain(view.close) : t("cancel"));
   cancel.type = "button";
   cancel.dataset.role = "cancel";
@@ -516,9 +559,111 @@ function renderModal() {
   dialog.append(head, body, foot);
   backdrop.append(dialog);
   root.append(backdrop);
+  restoreDraft(dialog, key);
+  dialog.addEventListener("input", () => saveDraft(dialog, key));
+  dialog.addEventListener("change", () => saveDraft(dialog, key));
   const first = dialog.querySelector("input, textarea, select");
   if (first) first.focus();
 }
+
+// What was typed in a modal survives a reload: the modal itself is still open in the
+// workspace, only the page's inputs were lost. Kept per tab, per view version.
+const DRAFT_PREFIX = "epbot-sandbox-modal:";
+
+function modalFields(dialog) {
+  return [...dialog.querySelectorAll(".modal-body input, .modal-body textarea, .modal-body select")];
+}
+
+function fieldKey(node, index) {
+  return node.id || `${node.name || node.tagName}#${index}`;
+}
+
+function saveDraft(dialog, key) {
+  const saved = {};
+  modalFields(dialog).forEach((node, index) => {
+    if (node.type === "checkbox" || node.type === "radio") saved[fieldKey(node, index)] = node.checked;
+    else if (node.multiple) saved[fieldKey(node, index)] = [...node.selectedOptions].map((o) => o.value);
+    else saved[fieldKey(node, index)] = node.value;
+  });
+  for (const old of Object.keys(sessionStorage)) if (old.startsWith(DRAFT_PREFIX)) sessionStorage.removeItem(old);
+  sessionStorage.setItem(DRAFT_PREFIX + key, JSON.stringify(saved));
+}
+
+function restoreDraft(dialog, key) {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(DRAFT_PREFIX + key) || "null");
+  } catch {
+    saved = null;
+  }
+  if (!saved) return;
+  modalFields(dialog).forEach((node, index) => {
+    const value = saved[fieldKey(node, index)];
+    if (value === undefined) return;
+    if (node.type === "checkbox" || node.type === "radio") node.checked = Boolean(value);
+    else if (node.multiple) for (const option of node.options) option.selected = value.includes(option.value);
+    else node.value = dateAs(node, value);
+    node.dispatchEvent(new Event("input", { bubbles: false }));
+  });
+}
+
+// A date typed in one language's picker, put back into the other's (2026-01-31T09:30 <-> 2026年1月31日 09:30).
+function dateAs(node, value) {
+  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}:\d{2}))?$/.exec(value);
+  if (node.classList.contains("bk-cn-date") && iso) {
+    return `${iso[1]}年${Number(iso[2])}月${Number(iso[3])}日` + (iso[4] ? ` ${iso[4]}` : "");
+  }
+  const cn = /^(\d{4})年(\d{1,2})月(\d{1,2})日(?: (\d{2}:\d{2}))?$/.exec(value);
+  if ((node.type === "date" || node.type === "datetime-local") && cn) {
+    const date = `${cn[1]}-${cn[2].padStart(2, "0")}-${cn[3].padStart(2, "0")}`;
+    return node.type === "date" ? date : `${date}T${cn[4] || "00:00"}`;
+  }
+  return value;
+}
+
+function isDrillReport(view) {
+  if (view.callback_id !== "incident.report") return false;
+  try {
+    return Boolean(JSON.parse(view.private_metadata || "{}").drill);
+  } catch {
+    return false;
+  }
+}
+
+function fillSample(dialog) {
+  const sample = SAMPLE_REPORT[locale()] || SAMPLE_REPORT.en;
+  for (const [blockId, value] of Object.entries(sample)) {
+    const node = dialog.querySelector(`[data-block-id="${blockId}"] input, [data-block-id="${blockId}"] textarea`);
+    if (node && !node.value) node.value = value;
+  }
+  for (const blockId of ["unit", "playbook"]) {
+    const select = dialog.querySelector(`[data-block-id="${blockId}"] select`);
+    if (select && !select.value && select.options.length > 1) select.selectedIndex = 1;
+  }
+  dialog.dispatchEvent(new Event("input"));
+}
+
+// Realistic values for a drill: the Art. 5.1 fields of a database crash.
+const SAMPLE_REPORT = {
+  "zh-CN": {
+    title: "演练：主数据库宕机",
+    place: "区政务云机房 B 区",
+    nature: "数据库服务异常终止，平台无法写入",
+    scope: "各级单位无法上传信用数据，查询正常",
+    trend: "暂未扩大",
+    measures: "已将门户切换为只读，正在检查数据库日志",
+    contact_phone: "022-2630-0201",
+  },
+  en: {
+    title: "Drill: primary database down",
+    place: "Server room B, district cloud",
+    nature: "The database process stopped; the platform cannot write",
+    scope: "Units cannot upload data; queries still work",
+    trend: "Not spreading",
+    measures: "Portal switched to read-only; checking the database logs",
+    contact_phone: "022-2630-0201",
+  },
+};
 
 function showConfirm(confirm) {
   return new Promise((resolve) => {
@@ -572,16 +717,29 @@ async function fastForward(minutes) {
   }
 }
 
+// The person switcher; 🔔 marks who has a page to acknowledge or an approval to decide.
+let peopleKey = null;
+
 function renderPeople() {
+  const pending = (state.snap && state.snap.pending) || {};
+  const key = `${locale()}|${state.user}|${JSON.stringify(pending)}`;
+  if (key === peopleKey) return; // rebuilding an open <select> would close it
+  peopleKey = key;
   const select = $("person");
   select.replaceChildren();
   for (const person of state.config.people) {
     const roles = person.roles.map((r) => r[locale()] || r.en).join(" / ");
-    const option = el("option", "", `${person.name} — ${roles}`);
+    const waiting = pending[person.id] || [];
+    const note = waiting.length ? `  (${waiting.map((k) => t(k === "page" ? "pendingPage" : "pendingApproval")).join(", ")})` : "";
+    const option = el("option", "", `${waiting.length ? "🔔 " : ""}${person.name} — ${roles}${note}`);
     option.value = person.id;
+    option.dataset.pending = waiting.join(" ");
     select.append(option);
   }
   select.value = state.user;
+  const count = Object.keys(pending).length;
+  $("pending-count").textContent = count ? `🔔 ${count}` : "";
+  $("pending-count").title = t("pendingTitle");
 }
 
 function toast(message, isError = false) {
@@ -613,6 +771,7 @@ function render() {
   renderPane();
   renderModal();
   renderClock();
+  renderPeople();
   if (focusKey) {
     const again = [...document.querySelectorAll("[data-draft-key]")].find((n) => n.dataset.draftKey === focusKey);
     if (again) {
@@ -631,7 +790,6 @@ async function start() {
   const saved = localStorage.getItem("epbot-sandbox-user");
   state.user = people.includes(saved) ? saved : state.config.default_user || people[0];
   state.view = localStorage.getItem("epbot-sandbox-view") || state.config.general;
-  renderPeople();
   $("person").addEventListener("change", (event) => {
     state.user = event.target.value;
     localStorage.setItem("epbot-sandbox-user", state.user);
@@ -643,7 +801,6 @@ async function start() {
   $("lang").addEventListener("change", (event) => {
     setLocale(event.target.value);
     localStorage.setItem("epbot-sandbox-locale", locale());
-    renderPeople();
     state.modalKey = null;
     render();
   });

@@ -1,7 +1,7 @@
 // Block Kit to DOM: layout blocks, interactive elements, and input blocks of modals.
 
 import { mrkdwn, plain, textObject } from "./mrkdwn.js";
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -40,6 +40,43 @@ export function fromLocalInput(value, tz) {
     guess += wanted - shown;
   }
   return Math.floor(guess / 1000);
+}
+
+// --- Chinese dates: a native date input follows the browser's language, not the page's, so
+// the zh-CN page uses a text input written and read as 2026年1月31日 (09:30).
+
+const CN_DATE = /^\s*(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?\s*(?:(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?)?\s*$/;
+
+function cnDate(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  return `${y}年${m}月${d}日`;
+}
+
+// "2026年1月31日 09:30" -> "2026-01-31T09:30" (or "2026-01-31"); null when it is no date.
+function parseCn(text, withTime) {
+  const match = CN_DATE.exec(text || "");
+  if (!match) return null;
+  const [y, m, d] = match.slice(1, 4).map(Number);
+  const probe = new Date(Date.UTC(y, m - 1, d));
+  if (probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) return null;
+  const date = `${y}-${pad(m)}-${pad(d)}`;
+  if (!withTime) return match[4] === undefined ? date : null;
+  if (match[4] === undefined) return null;
+  const [h, min] = [Number(match[4]), Number(match[5])];
+  if (h > 23 || min > 59) return null;
+  return `${date}T${pad(h)}:${pad(min)}`;
+}
+
+function cnPicker(initial, withTime) {
+  const node = el("input", "bk-input bk-cn-date");
+  node.type = "text";
+  node.inputMode = "numeric";
+  node.placeholder = withTime ? t("dateTimeFormatHint") : t("dateFormatHint");
+  if (initial) {
+    const [date, time] = initial.split("T");
+    node.value = cnDate(date) + (withTime && time ? ` ${time.slice(0, 5)}` : "");
+  }
+  return node;
 }
 
 // --- elements ------------------------------------------------------------------------------
@@ -142,6 +179,20 @@ function control(element, ctx) {
     const initial = element.initial_channel || element.initial_conversation;
     if (initial) node.value = initial;
     return { node, read: () => ({ type, [key]: node.value || null }), empty: () => node.value === "" };
+  }
+  if (type === "datepicker" && locale() === "zh-CN") {
+    const node = cnPicker(element.initial_date, false);
+    const read = () => ({ type, selected_date: parseCn(node.value, false) });
+    return { node, read, empty: () => !parseCn(node.value, false) };
+  }
+  if (type === "datetimepicker" && locale() === "zh-CN") {
+    const initial = element.initial_date_time ? toLocalInput(element.initial_date_time, ctx.tz) : "";
+    const node = cnPicker(initial, true);
+    const read = () => {
+      const value = parseCn(node.value, true);
+      return { type, selected_date_time: value ? fromLocalInput(value, ctx.tz) : null };
+    };
+    return { node, read, empty: () => !parseCn(node.value, true) };
   }
   if (type === "datepicker") {
     const node = el("input", "bk-input");
