@@ -64,4 +64,11 @@ def audiences(incident_id: int, kind: str, data: dict[str, Any]) -> list[Audienc
     elif kind == "broadcast":
         for channel in data.get("channels") or ():
             found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+    elif kind in ("report_sent", "final_report"):  # 信息报告 / 续报 / 终报 to their recipients
+        for person in data.get("people") or ():
+            found.append(Audience(AudienceKind.PERSON, str(person)))
+        for channel in data.get("channels") or ():
+            found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+    elif kind == "progress_report_due" and data.get("commander"):
+        found.append(Audience(AudienceKind.PERSON, str(data["commander"]), Urgency.ACT))
     return list(dict.fromkeys(found))

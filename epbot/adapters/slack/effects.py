@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from epbot.adapters.db import models as m
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
-from epbot.adapters.slack import render
+from epbot.adapters.slack import render, report_effects
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.domain.audience import Audience, AudienceKind
 from epbot.domain.incident import IncidentState, ReportFields
@@ -125,6 +125,8 @@ class SlackEffects:
     async def _to_channel(self, room: _Room, event: Event, channel: str | None) -> None:
         if event.get("kind") == "broadcast":
             await self._broadcast(room, event, channel)
+        elif event.get("kind") in report_effects.REPORT_KINDS:
+            await report_effects.report_post(self, room, event, channel)
 
     # --- loading and remembering ---------------------------------------------------------
 
@@ -401,12 +403,17 @@ class SlackEffects:
         "approval_decided": _on_approval_changed,
         "approval_expired": _on_approval_changed,
         "step_reassigned": _on_reassigned,
+        "cancelled": report_effects.pages_end,
+        "resolved": report_effects.pages_end,
     }
     _PERSON_HANDLERS: dict[
         str, Callable[[SlackEffects, _Room, Event, str | None], Awaitable[None]]
     ] = {
         "paged": _page_dm,
         "approval_requested": _approval_dm,
+        "report_sent": report_effects.report_dm,
+        "final_report": report_effects.report_dm,
+        "progress_report_due": report_effects.progress_prompt_dm,
     }
 
     async def _thread_reply(self, room: _Room, row_id: int, event: dict[str, Any]) -> None:

@@ -577,7 +577,9 @@ def page_message(
         link=_link(channel_link, ctx.channel_id),
     )
     blocks: Blocks = [_section(_call(mod, "body"))]
-    if acked is None:
+    if acked is not None:
+        blocks.append(_context(_call(mod, "acked_note")))
+    elif state.is_open:  # a page ends with its incident (误报, resolved): no button then
         value = ids.button_value(_incident_ref(state), page.key)
         blocks.append(
             _actions(
@@ -585,8 +587,6 @@ def page_message(
                 block_id="page_actions",
             )
         )
-    else:
-        blocks.append(_context(_call(mod, "acked_note")))
     return _fallback(_call(mod, "fallback")), blocks
 
 

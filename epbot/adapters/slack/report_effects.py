@@ -1,0 +1,100 @@
+"""What the plan's reports (issue 15) mean in Slack, per audience.
+
+- ``report_sent`` / ``final_report``: the report (信息报告 / 续报 / 终报) as a DM to each
+  person of the step's recipient roles and as a post in each recipient unit's channel,
+  linking the incident channel. Rendered from the event's own copy of the report, so each
+  recipient reads exactly the version that was sent.
+- ``progress_report_due``: a DM to the commander with the button that opens the 续报 form.
+- ``cancelled`` (误报) / ``resolved``: the page DMs are edited to say so and lose their
+  acknowledge button (a page ends with its incident).
+
+Wired in :mod:`epbot.adapters.slack.effects` (``_PERSON_HANDLERS``, ``_ROOM_HANDLERS`` and
+``_to_channel``); the audiences come from :func:`epbot.domain.audience.audiences`. Every
+post is remembered in ``message_ref`` under a key naming the event's time and the
+recipient, so a retried row never posts twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from epbot.adapters.slack import report_render
+
+if TYPE_CHECKING:
+    from epbot.adapters.slack.effects import SlackEffects, _Room
+
+    Event = dict[str, Any]
+
+REPORT_KINDS = frozenset({"report_sent", "final_report"})
+
+
+def _key(room: _Room, event: Event, who: str) -> str:
+    return f"report:{room.id}:{event.get('at')}:{who}"[:120]
+
+
+def _link(room: _Room) -> str | None:
+    return f"<#{room.row.channel_id}>" if room.row.channel_id else None
+
+
+async def report_dm(effects: SlackEffects, room: _Room, event: Event, person: str | None) -> None:
+    """The report to one recipient (or, for a pre-lane row, to every one) by DM."""
+    from epbot.adapters.slack.effects import _best_effort
+
+    data = event.get("data") or {}
+    people = [person] if person is not None else [str(p) for p in data.get("people") or ()]
+    for each in people:
+        key = _key(room, event, each)
+        user = await effects.client.user_id(each)
+        if user is None or key in room.refs:
+            continue
+        ctx = await effects._ctx(room, await effects.client.locale(user))
+        text, blocks = report_render.report_message(
+            room.state, event, ctx, channel_link=_link(room)
+        )
+        posted = await _best_effort(effects.client.post_message(user, text, blocks))
+        if posted:
+            await effects._remember(room, key, str(posted["channel"]), str(posted["ts"]))
+
+
+async def report_post(effects: SlackEffects, room: _Room, event: Event, only: str | None) -> None:
+    """The report in each recipient unit's channel (or only in ``only``)."""
+    from epbot.adapters.slack.effects import _best_effort
+
+    data = event.get("data") or {}
+    for channel in data.get("channels") or ():
+        key = _key(room, event, str(channel))
+        if key in room.refs or (only is not None and str(channel) != only):
+            continue
+        ctx = await effects._ctx(room)
+        text, blocks = report_render.report_message(
+            room.state, event, ctx, channel_link=_link(room)
+        )
+        posted = await _best_effort(effects.client.post_message(str(channel), text, blocks))
+        if posted:
+            await effects._remember(room, key, str(posted["channel"]), str(posted["ts"]))
+
+
+async def progress_prompt_dm(
+    effects: SlackEffects, room: _Room, event: Event, person: str | None
+) -> None:
+    """The 续报 prompt to the commander, with its button."""
+    from epbot.adapters.slack.effects import _best_effort
+
+    commander = str((event.get("data") or {}).get("commander") or "")
+    if not commander or (person is not None and person != commander):
+        return
+    key = f"progress:{room.id}:{event.get('at')}"[:120]
+    user = await effects.client.user_id(commander)
+    if user is None or key in room.refs or not room.state.is_open:
+        return
+    ctx = await effects._ctx(room, await effects.client.locale(user))
+    text, blocks = report_render.progress_prompt(room.state, event, ctx)
+    posted = await _best_effort(effects.client.post_message(user, text, blocks))
+    if posted:
+        await effects._remember(room, key, str(posted["channel"]), str(posted["ts"]))
+
+
+async def pages_end(effects: SlackEffects, room: _Room, _event: Event) -> None:
+    """The incident ended: every page DM says so and loses its acknowledge button."""
+    for page in room.state.pages:
+        await effects._page_changed(room, page.key)
