@@ -120,7 +120,7 @@ class SlackClient:
         backoff = self.backoff_start
         while True:
             try:
-                await self.pacer.acquire(method, channel, longest=min(self.max_wait, budget))
+                slot = await self.pacer.acquire(method, channel, longest=min(self.max_wait, budget))
             except Deferred as exc:
                 raise CallFailure(method, "paced", True, exc.wait) from None
             started = time.monotonic()
@@ -131,6 +131,7 @@ class SlackClient:
                 self._observe(method, failure.error, started)
                 if not failure.transient:
                     raise failure from exc
+                self.pacer.refund(slot)  # Slack did not count it: the slot is free again
                 if failure.error == "ratelimited" or _is_429(exc):
                     if self.metrics is not None:
                         self.metrics.rate_limited.labels(method=method).inc()

@@ -6,22 +6,23 @@ window like Slack's own accounting; ``chat.postMessage`` is limited per channel 
 ("about one message a second per channel, short bursts allowed"). A 429's ``Retry-After``
 pauses only what it names: that method, or that channel for posting.
 
-The moving-window counting is the ``limits`` library's (MovingWindowRateLimiter on its
-in-memory storage): a well-kept implementation of exactly this strategy, the same one
-Flask-Limiter and SlowAPI build on, rather than a hand-written log of timestamps.
+The window is a small log of send times per key (:class:`MovingWindow`), not a library's:
+a call that Slack did not count (answered 429 or 5xx, or never answered) gives its slot
+back, and the rate-limit libraries at hand (``limits``, ``aiolimiter``) have no way to
+return a slot. Without it, a channel whose calls fail 30% of the time loses 30% of its
+capacity exactly when it is needed most.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,48 @@ def tier_of(method: str) -> str:
 
 
 class Deferred(Exception):
-    """The call cannot go for a while (a long pause or a full window): try again at
-    ``until`` (monotonic seconds) instead of holding a worker."""
+    """The call cannot go for a while (a long pause or a full window): try again in
+    ``wait`` seconds instead of holding a worker."""
 
     def __init__(self, method: str, wait: float) -> None:
         super().__init__(f"{method}: paced for {wait:.1f}s")
         self.method = method
         self.wait = wait
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A taken place in a window; give it back with :meth:`Pacer.refund`."""
+
+    key: str
+    at: float
+
+
+class MovingWindow:
+    """At most ``amount`` calls in any ``window`` seconds, per key."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, deque[float]] = {}
+
+    def wait(self, key: str, amount: int, window: float, now: float) -> float:
+        """Seconds until a call under ``key`` fits (0: now)."""
+        sent = self._sent.get(key)
+        if sent is None:
+            return 0.0
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        if len(sent) < amount:
+            return 0.0
+        return sent[-amount] + window - now
+
+    def take(self, key: str, now: float) -> None:
+        self._sent.setdefault(key, deque()).append(now)
+
+    def give_back(self, key: str, at: float) -> None:
+        sent = self._sent.get(key)
+        if sent is not None:
+            with contextlib.suppress(ValueError):  # already out of the window
+                sent.remove(at)
 
 
 class Pacer:
@@ -77,14 +113,13 @@ class Pacer:
         *,
         enabled: bool = True,
         tiers: Callable[[str], str] = tier_of,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = enabled
         self._tiers = tiers
         self._clock = clock
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._items: dict[str, RateLimitItem] = {}
-        self._paused: dict[str, float] = {}  # key -> wall time the pause ends
+        self._windows = MovingWindow()
+        self._paused: dict[str, float] = {}  # key -> clock time the pause ends
         self.waited = 0.0  # seconds spent waiting for a window or a pause (metrics, tests)
 
     @staticmethod
@@ -93,16 +128,10 @@ class Pacer:
             return f"{method}:{channel}"
         return method
 
-    def _item(self, method: str) -> RateLimitItem:
-        item = self._items.get(method)
-        if item is None:
-            if method in PER_CHANNEL_METHODS:
-                amount, seconds = POST_PER_CHANNEL
-            else:
-                amount, seconds = TIER_WINDOWS.get(self._tiers(method), TIER_WINDOWS["t3"])
-            item = RateLimitItemPerSecond(amount, seconds)
-            self._items[method] = item
-        return item
+    def _limit(self, method: str) -> tuple[int, float]:
+        if method in PER_CHANNEL_METHODS:
+            return POST_PER_CHANNEL
+        return TIER_WINDOWS.get(self._tiers(method), TIER_WINDOWS["t3"])
 
     def pause(self, method: str, channel: str | None, seconds: float) -> None:
         """Slack said 429: nothing more for this method (or channel) for ``seconds``."""
@@ -117,26 +146,29 @@ class Pacer:
             return 0.0
         key = self.key(method, channel)
         now = self._clock()
+        amount, window = self._limit(method)
         paused = self._paused.get(key, 0.0) - now
-        item = self._item(method)
-        ident = (method, channel or "-") if method in PER_CHANNEL_METHODS else (method,)
-        if self._limiter.test(item, *ident):
-            return max(paused, 0.0)
-        stats = self._limiter.get_window_stats(item, *ident)
-        return max(paused, stats.reset_time - now, 0.01)
+        return max(paused, self._windows.wait(key, amount, window, now), 0.0)
 
-    async def acquire(self, method: str, channel: str | None, *, longest: float) -> None:
-        """Wait for a slot; raise :class:`Deferred` rather than wait more than ``longest``."""
+    async def acquire(self, method: str, channel: str | None, *, longest: float) -> Slot | None:
+        """Wait for a slot and take it; raise :class:`Deferred` rather than wait more than
+        ``longest``. The slot is given back with :meth:`refund` if Slack did not count the
+        call."""
         if not self.enabled:
-            return
-        item = self._item(method)
-        ident = (method, channel or "-") if method in PER_CHANNEL_METHODS else (method,)
+            return None
+        key = self.key(method, channel)
         while True:
             wait = self.wait_needed(method, channel)
-            if wait <= 0 and self._limiter.hit(item, *ident):
-                return
-            wait = max(wait, 0.01)
+            if wait <= 0:
+                now = self._clock()
+                self._windows.take(key, now)
+                return Slot(key, now)
             if wait > longest:
                 raise Deferred(method, wait)
             self.waited += wait
             await asyncio.sleep(wait)
+
+    def refund(self, slot: Slot | None) -> None:
+        """Slack did not count the call (429, 5xx, no answer): its slot is free again."""
+        if slot is not None:
+            self._windows.give_back(slot.key, slot.at)

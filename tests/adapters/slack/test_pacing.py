@@ -58,3 +58,13 @@ async def test_disabled_pacing_never_waits() -> None:
     for _ in range(100):
         await pacer.acquire("conversations.create", None, longest=0.0)
     assert pacer.wait_needed("conversations.create", None) == 0.0
+
+
+async def test_a_call_slack_did_not_count_gives_its_slot_back() -> None:
+    now = [50.0]
+    pacer = Pacer(clock=lambda: now[0])
+    amount, _window = POST_PER_CHANNEL
+    slots = [await pacer.acquire("chat.postMessage", "C1", longest=0.0) for _ in range(amount)]
+    assert pacer.wait_needed("chat.postMessage", "C1") > 0
+    pacer.refund(slots[-1])  # answered 503: Slack did not count it
+    assert pacer.wait_needed("chat.postMessage", "C1") == 0.0
