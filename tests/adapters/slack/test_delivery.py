@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from epbot.adapters.db import models as m
 from epbot.adapters.slack import delivery as delivery_module
 from epbot.adapters.slack.delivery import Delivery
+from epbot.domain.incident import ReportFields
 from tests.scenarios import conftest as e2e
 from tests.scenarios.conftest import Harness
 
@@ -291,3 +292,58 @@ async def test_delivery_logs_carry_the_incident_id(harness: Harness) -> None:
     records = [json.loads(line) for line in lines]
     retry = next(r for r in records if "retry in" in r["message"])
     assert retry["incident_id"] == str(incident_id)
+
+
+async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
+    harness: Harness,
+) -> None:
+    # A worker that claimed every lane and died (it never sends, never renews, never
+    # releases): nobody else sends those lanes until the lease runs out, then one does.
+    first = harness.bot.delivery
+    dead = Delivery(
+        engine=harness.bot.engine,
+        client=first.client,
+        playbooks=first.playbooks,
+        clock=first.clock,
+        locale=first.locale,
+        tz=first.tz,
+        incidents_channel=first.incidents_channel,
+        holder="dead-process",
+    )
+    # Declared through the service alone: nothing kicks a live worker.
+    await harness.bot.service.declare(
+        key="dead-worker",
+        playbook="db-crash",
+        severity=None,
+        report=ReportFields(
+            occurred_at=harness.clock.now(),
+            place="server room",
+            nature="database crash",
+            scope="all units",
+            trend="stable",
+            measures="none yet",
+            unit_id="user-it",
+            contact_phone="+86 22-2630-0101",
+            title="DB down",
+        ),
+        reporter="U09REPORTER",
+    )
+    claimed = await dead._claim_lanes(exclude=set(), limit=100)
+    assert claimed
+    survivor = Delivery(
+        engine=harness.bot.engine,
+        client=first.client,
+        playbooks=first.playbooks,
+        clock=first.clock,
+        locale=first.locale,
+        tz=first.tz,
+        incidents_channel=first.incidents_channel,
+        holder="survivor",
+    )
+    assert await survivor.drain() == 0
+    assert not harness.fake.calls_to("conversations.create")
+    harness.clock.advance(delivery_module.LEASE + timedelta(seconds=1))
+    assert await survivor.drain() > 0
+    assert len([c for c in harness.fake.calls_to("conversations.create") if c.ok]) == 1
+    rows = await harness.outbox()
+    assert all(r.status == "sent" for r in rows)
