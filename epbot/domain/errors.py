@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from epbot.domain.playbook import Text
@@ -38,11 +39,11 @@ MESSAGES: dict[ErrorCode, Text] = {
         zh_CN="只有事件指挥人员可以{action}。", en="Only the incident commander can {action}."
     ),
     ErrorCode.NOT_RESPONSIBLE: Text(
-        zh_CN="只有该步骤的责任角色（{role}）或事件指挥人员可以处理此步骤。",
+        zh_CN="此步骤只能由其责任角色（{role}）或事件指挥人员处理。",
         en="Only the step's role ({role}) or the incident commander can do this step.",
     ),
     ErrorCode.NOT_APPROVER: Text(
-        zh_CN="只有{role}的成员可以审批此事项。",
+        zh_CN="此事项须由{role}审批。",
         en="Only a member of {role} can decide this approval.",
     ),
     ErrorCode.ALREADY_DECIDED: Text(
@@ -115,6 +116,67 @@ MESSAGES: dict[ErrorCode, Text] = {
 }
 
 
+# The words that fill the blanks, in both languages: a message never shows a zh-CN reader an
+# English enum value or phrase. Keyed by the parameter's name, then by the value raised.
+STATUS_NAMES: dict[str, Text] = {
+    # incident statuses
+    "reported": Text(zh_CN="已报告", en="reported"),
+    "initial_handling": Text(zh_CN="先期处置", en="in initial handling"),
+    "emergency_response": Text(zh_CN="应急响应", en="in emergency response"),
+    "command_coordination": Text(zh_CN="指挥与协调", en="under command and coordination"),
+    "resolved": Text(zh_CN="已处置完毕", en="resolved"),
+    "closed": Text(zh_CN="已关闭", en="closed"),
+    "cancelled": Text(zh_CN="已取消（误报）", en="cancelled (false alarm)"),
+    # step statuses
+    "done": Text(zh_CN="已完成", en="done"),
+    "skipped": Text(zh_CN="已跳过", en="skipped"),
+    "not_applicable": Text(zh_CN="不适用", en="not applicable"),
+    "rejected": Text(zh_CN="未获批准", en="refused"),
+}
+ACTIONS: dict[str, Text] = {
+    "skip a step": Text(zh_CN="跳过步骤", en="skip a step"),
+    "request escalation": Text(zh_CN="申请升级（进入应急响应）", en="request escalation"),
+    "ask again": Text(zh_CN="再次申请批准", en="ask again"),
+    "send a progress report": Text(zh_CN="发送续报", en="send a progress report"),
+    "resolve the incident": Text(zh_CN="宣布处置完毕", en="resolve the incident"),
+    "close the incident": Text(zh_CN="关闭事件", en="close the incident"),
+    "cancel the incident": Text(zh_CN="按误报取消事件", en="cancel the incident"),
+    # status transitions (ILLEGAL_TRANSITION)
+    "take_charge": Text(zh_CN="开始先期处置", en="take charge"),
+    "escalation_approved": Text(zh_CN="进入应急响应", en="enter emergency response"),
+    "response_steps_done": Text(zh_CN="进入指挥与协调", en="move to command and coordination"),
+    "resolve": Text(zh_CN="宣布处置完毕", en="be resolved"),
+    "close": Text(zh_CN="关闭", en="be closed"),
+    "cancel": Text(zh_CN="按误报取消", en="be cancelled"),
+}
+DECISIONS: dict[str, Text] = {
+    "approved": Text(zh_CN="批准", en="approved"),
+    "rejected": Text(zh_CN="驳回", en="refused"),
+    "withdrawn": Text(zh_CN="撤回", en="withdrawn"),
+}
+_WORDS: dict[str, dict[str, Text]] = {
+    "status": STATUS_NAMES,
+    "action": ACTIONS,
+    "decision": DECISIONS,
+}
+
+
+def joined(items: Sequence[Text | str]) -> Text | str:
+    """Several names as one parameter: 、-separated in Chinese, comma-separated in English."""
+    if not items:
+        return ""
+    zh = "、".join(i.zh_CN if isinstance(i, Text) else i for i in items)
+    en = ", ".join(i.en if isinstance(i, Text) else i for i in items)
+    return Text(zh_CN=zh, en=en)
+
+
+def _word(name: str, value: str | Text, locale: str) -> str:
+    if isinstance(value, Text):
+        return value.get(locale)
+    known = _WORDS.get(name, {}).get(value)
+    return known.get(locale) if known is not None else value
+
+
 class DomainError(Exception):
     """A command the plan does not allow; ``message(locale)`` explains it to a person."""
 
@@ -124,6 +186,7 @@ class DomainError(Exception):
         super().__init__(self.message("en"))
 
     def message(self, locale: str) -> str:
-        # A parameter may itself be a Text (a role's name): it speaks the message's locale.
-        params = {k: v.get(locale) if isinstance(v, Text) else v for k, v in self.params.items()}
+        # A parameter may itself be a Text (a role's or step's name), or a status or action
+        # raised by value: either way it speaks the message's locale.
+        params = {k: _word(k, v, locale) for k, v in self.params.items()}
         return MESSAGES[self.code].get(locale).format(**params)

@@ -21,7 +21,7 @@ from epbot.domain.deadlines import (
     next_nudge,
     reminder_times,
 )
-from epbot.domain.errors import DomainError, ErrorCode
+from epbot.domain.errors import DomainError, ErrorCode, joined
 from epbot.domain.matrix import ApprovalKind, Matrix
 from epbot.domain.playbook import (
     STAGE_ORDER,
@@ -255,12 +255,21 @@ class IncidentState:
         try:
             return self.steps[step_id]
         except KeyError:
-            raise DomainError(ErrorCode.UNKNOWN, what=f"step {step_id!r}") from None
+            raise DomainError(
+                ErrorCode.UNKNOWN, what=Text(zh_CN=f"步骤 `{step_id}`", en=f"step {step_id!r}")
+            ) from None
 
     def approval_for(self, step_id: str) -> ApprovalState | None:
         """The step's latest approval (a refused gate asked again has several)."""
         found = [a for a in self.approvals.values() if a.step_id == step_id]
         return found[-1] if found else None
+
+    def step_text(self, step_id: str) -> Text | str:
+        """The step's title in every locale (its id only if the playbook lost it)."""
+        try:
+            return self.playbook.step(step_id).title
+        except KeyError:
+            return step_id
 
     def role_text(self, role_id: str) -> Text | str:
         """The role's name in every locale, for messages shown to a person."""
@@ -492,7 +501,7 @@ def _transition(state: IncidentState, how: Transition, actor: str, now: datetime
 def _ack(state: IncidentState, cmd: AcknowledgePage, now: datetime) -> list[Event]:
     page = next((p for p in state.pages if p.key == cmd.page_key), None)
     if page is None:
-        raise DomainError(ErrorCode.UNKNOWN, what=f"page {cmd.page_key!r}")
+        raise DomainError(ErrorCode.UNKNOWN, what=Text(zh_CN="该呼叫", en="this page"))
     role_acked = next((p for p in state.pages if p.role == page.role and p.acked_at), None)
     if role_acked is not None:
         raise DomainError(ErrorCode.ALREADY_ACKED, by=role_acked.acked_by or "?")
@@ -531,22 +540,30 @@ def _authorize_step(state: IncidentState, step: StepState, actor: str) -> None:
 
 def _ensure_actionable(state: IncidentState, step: StepState) -> None:
     if step.finished:
-        raise DomainError(ErrorCode.STEP_FINISHED, step=step.step_id, status=step.status.value)
+        raise DomainError(
+            ErrorCode.STEP_FINISHED, step=state.step_text(step.step_id), status=step.status.value
+        )
     if step.status is StepStatus.INACTIVE:
-        raise DomainError(ErrorCode.STEP_INACTIVE, step=step.step_id)
+        raise DomainError(ErrorCode.STEP_INACTIVE, step=state.step_text(step.step_id))
     if step.status is StepStatus.REJECTED:
-        raise DomainError(ErrorCode.STEP_REFUSED, step=step.step_id)
+        raise DomainError(ErrorCode.STEP_REFUSED, step=state.step_text(step.step_id))
     if step.status is StepStatus.AWAITING_APPROVAL:
         approval = state.approval_for(step.step_id)
         role = approval.approver_role if approval else step.role
         raise DomainError(
-            ErrorCode.AWAITING_APPROVAL, step=step.step_id, role=state.role_text(role)
+            ErrorCode.AWAITING_APPROVAL,
+            step=state.step_text(step.step_id),
+            role=state.role_text(role),
         )
     if step.status is StepStatus.PENDING:
         waiting = [
             d for d in state.playbook.step(step.step_id).depends_on if not state.steps[d].finished
         ]
-        raise DomainError(ErrorCode.STEP_BLOCKED, step=step.step_id, waiting=", ".join(waiting))
+        raise DomainError(
+            ErrorCode.STEP_BLOCKED,
+            step=state.step_text(step.step_id),
+            waiting=joined([state.step_text(d) for d in waiting]),
+        )
 
 
 def _complete(state: IncidentState, cmd: CompleteStep, now: datetime) -> list[Event]:
@@ -557,21 +574,23 @@ def _complete(state: IncidentState, cmd: CompleteStep, now: datetime) -> list[Ev
         approval = state.approval_for(step.step_id)
         role = approval.approver_role if approval else step.role
         raise DomainError(
-            ErrorCode.AWAITING_APPROVAL, step=step.step_id, role=state.role_text(role)
+            ErrorCode.AWAITING_APPROVAL,
+            step=state.step_text(step.step_id),
+            role=state.role_text(role),
         )
     if step.kind is StepKind.REPORT and state.playbook.step(step.step_id).report_to:
         # The plan's reporting duty is met by a delivered report, not by a tick.
-        raise DomainError(ErrorCode.REPORT_REQUIRED, step=step.step_id)
+        raise DomainError(ErrorCode.REPORT_REQUIRED, step=state.step_text(step.step_id))
     return _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=cmd.note)
 
 
 def _check_in(state: IncidentState, cmd: CheckIn, now: datetime) -> list[Event]:
     step = state.step(cmd.step_id)
     if step.kind is not StepKind.CHECKIN:
-        raise DomainError(ErrorCode.NOT_A_CHECKIN, step=step.step_id)
+        raise DomainError(ErrorCode.NOT_A_CHECKIN, step=state.step_text(step.step_id))
     _authorize_step(state, step, cmd.actor)
     _ensure_actionable(state, step)
-    return _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note="on site")
+    return _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=None)
 
 
 def _skip(state: IncidentState, cmd: SkipStep, now: datetime) -> list[Event]:
@@ -581,7 +600,9 @@ def _skip(state: IncidentState, cmd: SkipStep, now: datetime) -> list[Event]:
         raise DomainError(ErrorCode.REASON_REQUIRED)
     step = state.step(cmd.step_id)
     if step.finished:
-        raise DomainError(ErrorCode.STEP_FINISHED, step=step.step_id, status=step.status.value)
+        raise DomainError(
+            ErrorCode.STEP_FINISHED, step=state.step_text(step.step_id), status=step.status.value
+        )
     approval = state.approval_for(step.step_id)
     if approval is not None and approval.status is ApprovalStatus.PENDING:
         approval.status = ApprovalStatus.WITHDRAWN
@@ -594,7 +615,9 @@ def _reassign(state: IncidentState, cmd: ReassignStep, now: datetime) -> list[Ev
     if not state.is_commander(cmd.actor) and cmd.actor not in state.members(step.role):
         raise DomainError(ErrorCode.NOT_RESPONSIBLE, role=state.role_text(step.role))
     if step.finished:
-        raise DomainError(ErrorCode.STEP_FINISHED, step=step.step_id, status=step.status.value)
+        raise DomainError(
+            ErrorCode.STEP_FINISHED, step=state.step_text(step.step_id), status=step.status.value
+        )
     before, step.assignee = step.assignee, cmd.assignee
     return [
         Event(
@@ -667,7 +690,7 @@ def _request_escalation(state: IncidentState, cmd: RequestEscalation, now: datet
 def _decide_approval(state: IncidentState, cmd: DecideApproval, now: datetime) -> list[Event]:
     approval = state.approvals.get(cmd.approval_key)
     if approval is None:
-        raise DomainError(ErrorCode.UNKNOWN, what=f"approval {cmd.approval_key!r}")
+        raise DomainError(ErrorCode.UNKNOWN, what=Text(zh_CN="该审批事项", en="this approval"))
     may_decide = cmd.actor in state.members(approval.approver_role) or (
         approval.expired and cmd.actor in state.members(state.matrix.leadership_leader)
     )
@@ -760,7 +783,7 @@ def _ask_again(state: IncidentState, cmd: AskAgain, now: datetime) -> list[Event
         raise DomainError(ErrorCode.REASON_REQUIRED)
     step = state.step(cmd.step_id)
     if step.status is not StepStatus.REJECTED:
-        raise DomainError(ErrorCode.NOT_REFUSED, step=step.step_id)
+        raise DomainError(ErrorCode.NOT_REFUSED, step=state.step_text(step.step_id))
     spec = state.playbook.step(step.step_id)
     if spec.kind is StepKind.APPROVAL and spec.enters_stage is StageId.EMERGENCY_RESPONSE:
         return _request_escalation(state, RequestEscalation(cmd.actor, cmd.reason), now)
@@ -933,7 +956,7 @@ def _send_report(state: IncidentState, cmd: SendReport, now: datetime) -> list[E
     step = state.step(cmd.step_id) if cmd.step_id else None
     if step is not None:
         if step.kind is not StepKind.REPORT:
-            raise DomainError(ErrorCode.NOT_A_REPORT, step=step.step_id)
+            raise DomainError(ErrorCode.NOT_A_REPORT, step=state.step_text(step.step_id))
         _authorize_step(state, step, cmd.actor)
         _ensure_actionable(state, step)
         spec = state.playbook.step(step.step_id)
@@ -957,8 +980,8 @@ def _send_report(state: IncidentState, cmd: SendReport, now: datetime) -> list[E
     if kind is ReportKind.PROGRESS:
         _restart_progress_prompts(state, now)
     if step is not None:
-        note = f"v{cmd.version}"
-        events += _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=note)
+        # No note: the report_sent line beside it names the version, in the reader's language.
+        events += _finish_step(state, step, StepStatus.DONE, cmd.actor, now, note=None)
     return events
 
 
@@ -1024,7 +1047,9 @@ def _resolve(state: IncidentState, cmd: Resolve, now: datetime) -> list[Event]:
         raise DomainError(ErrorCode.NOT_COMMANDER, action="resolve the incident")
     blockers = _open_blockers(state)
     if blockers:
-        raise DomainError(ErrorCode.OPEN_STEPS, steps=", ".join(blockers))
+        raise DomainError(
+            ErrorCode.OPEN_STEPS, steps=joined([state.step_text(b) for b in blockers])
+        )
     events = _transition(state, Transition.RESOLVE, cmd.actor, now)
     state.resolved_at = now
     gate = _escalation_step(state)

@@ -161,7 +161,9 @@ async def test_resolve_is_refused_while_steps_are_open(declare, service: Inciden
     with pytest.raises(DomainError) as err:
         await service.resolve(key=key(), incident_id=iid, actor="U01EOF0001")
     assert err.value.code is ErrorCode.OPEN_STEPS
-    assert "report-office" in err.value.message("zh-CN")
+    # The open steps by title, not by id (issue 18).
+    assert "第一时间向本单位应急办公室和有关部门报告" in err.value.message("zh-CN")
+    assert "report-office" not in err.value.message("zh-CN")
     with pytest.raises(DomainError) as err:
         await service.resolve(key=key(), incident_id=iid, actor="U02INS0002")
     assert err.value.code is ErrorCode.NOT_COMMANDER
