@@ -138,7 +138,8 @@ class SlackClient:
                     self.pacer.pause(method, channel, failure.retry_after or 1.0)
                     wait = failure.retry_after or 1.0
                 else:
-                    wait = backoff * random.uniform(1.0, 1.5)  # jitter, not security
+                    # "Equal jitter": half the backoff, plus up to the other half at random.
+                    wait = backoff / 2 + random.uniform(0, backoff / 2)
                     backoff = min(backoff * 2, BACKOFF_CAP)
                 if time.monotonic() + wait > deadline:
                     raise failure from exc

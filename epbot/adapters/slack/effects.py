@@ -10,6 +10,7 @@ incident row) before the next one, so a retried row never posts twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from epbot.adapters.db import models as m
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
-from epbot.adapters.slack import render, report_effects
+from epbot.adapters.slack import receipt_render, render, report_effects
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.domain.audience import Audience, AudienceKind
 from epbot.domain.incident import IncidentState, ReportFields
@@ -104,8 +105,13 @@ class SlackEffects:
                     await self._to_channel(room, event, None)
                 await self._thread_reply(room, row_id, event)
                 stages |= self._affected_stages(room, event)
-            await self._refresh(room, stages)
-            await self._flush_invites(room)
+            # Edits and invites touch no message order: send them side by side.
+            done = await asyncio.gather(
+                self._refresh(room, stages), self._flush_invites(room), return_exceptions=True
+            )
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             for _, event in rows:
                 ending = _ending(event)
                 if ending is not None:
@@ -127,6 +133,8 @@ class SlackEffects:
             await self._broadcast(room, event, channel)
         elif event.get("kind") in report_effects.REPORT_KINDS:
             await report_effects.report_post(self, room, event, channel)
+        elif event.get("kind") == "receipt_overdue":
+            await report_effects.receipt_nudge(self, room, event, channel)
 
     # --- loading and remembering ---------------------------------------------------------
 
@@ -357,12 +365,14 @@ class SlackEffects:
     async def _broadcast(self, room: _Room, event: Event, only: str | None) -> None:
         data = event.get("data", {})
         step = str(data.get("step"))
-        text = render.broadcast_text(room.state, event, await self._ctx(room))
+        ctx = await self._ctx(room)
         for channel in data.get("channels") or ():
             key = f"broadcast:{room.id}:{step}:{channel}"
             if key in room.refs or (only is not None and str(channel) != only):
                 continue
-            posted = await _best_effort(self.client.post_message(str(channel), text))
+            # The unit's responsible person and the receipt (回执) button, when asked for.
+            text, blocks = receipt_render.broadcast_message(room.state, event, ctx, str(channel))
+            posted = await _best_effort(self.client.post_message(str(channel), text, blocks))
             if posted:
                 await self._remember(room, key, str(posted["channel"]), str(posted["ts"]))
 
@@ -403,6 +413,7 @@ class SlackEffects:
         "approval_decided": _on_approval_changed,
         "approval_expired": _on_approval_changed,
         "step_reassigned": _on_reassigned,
+        "receipt_confirmed": report_effects.receipt_changed,
         "cancelled": report_effects.pages_end,
         "resolved": report_effects.pages_end,
     }
