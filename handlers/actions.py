@@ -44,7 +44,14 @@ async def _resolve(deps: Deps, key: str, incident: int, _target: str, actor: str
     return await deps.service.resolve(key=key, incident_id=incident, actor=actor)
 
 
+async def _receipt(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
+    return await deps.service.confirm_receipt(
+        key=key, incident_id=incident, target=target, actor=actor
+    )
+
+
 USE_CASES: dict[Action, UseCase] = {
+    Action.BROADCAST_RECEIPT: _receipt,
     Action.INCIDENT_ACK: _ack_page,
     Action.STEP_DONE: _done,
     Action.STEP_CHECKIN: _checkin,

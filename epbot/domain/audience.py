@@ -69,6 +69,8 @@ def audiences(incident_id: int, kind: str, data: dict[str, Any]) -> list[Audienc
             found.append(Audience(AudienceKind.PERSON, str(person)))
         for channel in data.get("channels") or ():
             found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+    elif kind == "receipt_overdue" and data.get("channel"):  # a late 回执: nudge the unit
+        found.append(Audience(AudienceKind.CHANNEL, str(data["channel"])))
     elif kind == "progress_report_due" and data.get("commander"):
         found.append(Audience(AudienceKind.PERSON, str(data["commander"]), Urgency.ACT))
     return list(dict.fromkeys(found))

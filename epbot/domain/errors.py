@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     NOT_SEVERITY_JUDGE = "not_severity_judge"
     SAME_SEVERITY = "same_severity"
     REPORT_REQUIRED = "report_required"
+    NOT_UNIT_RESPONSIBLE = "not_unit_responsible"
+    ALREADY_CONFIRMED = "already_confirmed"
     NOT_A_REPORT = "not_a_report"
 
 
@@ -101,6 +103,14 @@ MESSAGES: dict[ErrorCode, Text] = {
     ),
     ErrorCode.SAME_SEVERITY: Text(
         zh_CN="事件级别已经是 {severity}。", en="The severity is already {severity}."
+    ),
+    ErrorCode.NOT_UNIT_RESPONSIBLE: Text(
+        zh_CN="回执须由{unit}的负责人（{role}）确认。",
+        en="The receipt must be confirmed by the responsible person of {unit} ({role}).",
+    ),
+    ErrorCode.ALREADY_CONFIRMED: Text(
+        zh_CN="该回执已由 {by} 于 {at} 确认。",
+        en="This receipt was already confirmed by {by} at {at}.",
     ),
     ErrorCode.REPORT_REQUIRED: Text(
         zh_CN="步骤“{step}”须发送信息报告才算完成：请点击“发送报告”填写并发送。",

@@ -111,6 +111,7 @@ class TimerKind(StrEnum):
     STEP_NUDGE = "step_nudge"
     APPROVAL_EXPIRY = "approval_expiry"  # target: approval key
     PROGRESS_PROMPT = "progress_prompt"  # target: "progress" (Art. 5.4(3) 续报)
+    RECEIPT_DUE = "receipt_due"  # target: "<step>@<unit>" (a notice's 回执)
 
 
 class PageReason(StrEnum):
@@ -121,6 +122,7 @@ class PageReason(StrEnum):
     OVERDUE = "overdue"  # a step's deadline passed
     APPROVAL_EXPIRED = "approval_expired"
     SEVERITY = "severity"  # the severity was raised and the role's steps now apply
+    RECEIPT = "receipt"  # the unit has not confirmed a notice (回执) in time
 
 
 @dataclass
@@ -194,6 +196,26 @@ class PageState:
 
 
 @dataclass
+class ReceiptState:
+    """A unit's receipt (回执) of a notice: its responsible person confirms having read it."""
+
+    step_id: str
+    unit_id: str
+    channel: str
+    requested_at: datetime
+    responsible_role: str | None = None
+    due_at: datetime | None = None
+    nudged_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    confirmed_by: str | None = None
+    id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.step_id}@{self.unit_id}"
+
+
+@dataclass
 class TimerState:
     kind: TimerKind
     target: str
@@ -232,6 +254,7 @@ class IncidentState:
     approvals: dict[str, ApprovalState] = field(default_factory=dict)
     pages: list[PageState] = field(default_factory=list)
     timers: list[TimerState] = field(default_factory=list)
+    receipts: list[ReceiptState] = field(default_factory=list)
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
@@ -368,6 +391,14 @@ class SendReport:
 
 
 @dataclass(frozen=True)
+class ConfirmReceipt:
+    """A unit's responsible person confirms a notice (回执): target ``<step>@<unit>``."""
+
+    actor: str
+    target: str
+
+
+@dataclass(frozen=True)
 class ChangeSeverity:
     """Raise or lower the severity (Art. 5): the steps that apply follow, on the record."""
 
@@ -413,6 +444,7 @@ Command = (
     | DecideApproval
     | ChangeSeverity
     | SendReport
+    | ConfirmReceipt
     | Resolve
     | Close
     | Cancel
@@ -474,7 +506,9 @@ def declare(
 def decide(state: IncidentState, command: Command, now: datetime) -> list[Event]:
     """Apply ``command`` to ``state`` at ``now``; return the events, or raise DomainError."""
     handler = _HANDLERS[type(command)]
-    if not isinstance(command, FireTimer) and not state.is_open and not isinstance(command, Close):
+    # A notice sent just before the end (resume uploads) is still confirmed after resolve.
+    late_receipt = isinstance(command, ConfirmReceipt) and state.status is not Status.CANCELLED
+    if not isinstance(command, FireTimer | Close) and not state.is_open and not late_receipt:
         raise DomainError(ErrorCode.INCIDENT_ENDED, status=state.status.value)
     return handler(state, command, now)
 
@@ -1030,6 +1064,90 @@ def _progress_prompt(state: IncidentState, now: datetime, lateness: dict[str, An
     ]
 
 
+def receipt(state: IncidentState, target: str) -> ReceiptState:
+    found = next((r for r in state.receipts if r.key == target), None)
+    if found is None:
+        raise DomainError(ErrorCode.UNKNOWN, what=f"receipt {target!r}")
+    return found
+
+
+def receipt_counts(state: IncidentState, step_id: str) -> tuple[int, int]:
+    """(units confirmed, units asked) for one notice."""
+    asked = [r for r in state.receipts if r.step_id == step_id]
+    return sum(r.confirmed_at is not None for r in asked), len(asked)
+
+
+def _confirm_receipt(state: IncidentState, cmd: ConfirmReceipt, now: datetime) -> list[Event]:
+    found = receipt(state, cmd.target)
+    unit = state.matrix.unit(found.unit_id)
+    # Art. 3: each unit names a responsible person; the receipt is theirs (or their
+    # backups', the same role's people), so someone else's click is refused, on the record.
+    if found.responsible_role is None or cmd.actor not in state.members(found.responsible_role):
+        raise DomainError(
+            ErrorCode.NOT_UNIT_RESPONSIBLE,
+            unit=unit.name,
+            role=state.role_text(found.responsible_role or ""),
+        )
+    if found.confirmed_at is not None:
+        raise DomainError(
+            ErrorCode.ALREADY_CONFIRMED,
+            by=found.confirmed_by or "?",
+            at=found.confirmed_at.isoformat(),
+        )
+    found.confirmed_at, found.confirmed_by = now, cmd.actor
+    _cancel_timers(state, TimerKind.RECEIPT_DUE, lambda t: t == found.key)
+    done, asked = receipt_counts(state, found.step_id)
+    return [
+        Event(
+            "receipt_confirmed",
+            cmd.actor,
+            now,
+            {
+                "step": found.step_id,
+                "unit": found.unit_id,
+                "channel": found.channel,
+                "seconds": int((now - found.requested_at).total_seconds()),
+                "confirmed": done,
+                "asked": asked,
+            },
+        )
+    ]
+
+
+def _receipt_due(
+    state: IncidentState, target: str, now: datetime, lateness: dict[str, Any]
+) -> list[Event]:
+    """Not confirmed in time: nudge the unit's channel; the next time, page its person."""
+    found = next((r for r in state.receipts if r.key == target), None)
+    if found is None or found.confirmed_at is not None:
+        return []
+    spec = state.playbook.step(found.step_id)
+    data = {
+        "step": found.step_id,
+        "unit": found.unit_id,
+        "channel": found.channel,
+        "responsible_role": found.responsible_role,
+        "responsible": list(state.members(found.responsible_role or "")),
+        "paged": found.nudged_at is not None,
+        **lateness,
+    }
+    events = [Event("receipt_overdue", SYSTEM, now, data)]
+    if found.nudged_at is None:
+        found.nudged_at = now
+        if spec.receipt_within is not None:
+            _add_timer(state, TimerKind.RECEIPT_DUE, found.key, now + spec.receipt_within)
+    elif found.responsible_role:
+        events += _page_role(
+            state,
+            found.responsible_role,
+            PageReason.RECEIPT,
+            now,
+            step_id=found.step_id,
+            force=True,
+        )
+    return events
+
+
 def _open_blockers(state: IncidentState) -> list[str]:
     gate = _escalation_step(state)
     return [
@@ -1129,6 +1247,8 @@ def _fire(state: IncidentState, cmd: FireTimer, now: datetime) -> list[Event]:
         return _approval_expired(state, cmd.target, now, lateness)
     if cmd.kind is TimerKind.PROGRESS_PROMPT:
         return _progress_prompt(state, now, lateness)
+    if cmd.kind is TimerKind.RECEIPT_DUE:
+        return _receipt_due(state, cmd.target, now, lateness)
     step = state.steps.get(cmd.target)
     if step is None or step.finished:
         return []
@@ -1449,6 +1569,29 @@ def _finish_step(
 def _broadcast(state: IncidentState, spec: Step, actor: str, now: datetime) -> Event:
     subordinate_only = spec.broadcast_to is BroadcastTarget.SUBORDINATE_UNITS
     units = [u for u in state.matrix.units if u.channel and (u.subordinate or not subordinate_only)]
+    receipts = []
+    if spec.receipt_within is not None:
+        for unit in units:
+            assert unit.channel is not None
+            receipt = ReceiptState(
+                step_id=spec.id,
+                unit_id=unit.id,
+                channel=unit.channel,
+                requested_at=now,
+                responsible_role=unit.responsible,
+                due_at=now + spec.receipt_within,
+            )
+            state.receipts.append(receipt)
+            _add_timer(state, TimerKind.RECEIPT_DUE, receipt.key, now + spec.receipt_within)
+            receipts.append(
+                {
+                    "unit": unit.id,
+                    "channel": unit.channel,
+                    "responsible_role": unit.responsible,
+                    "responsible": list(state.members(unit.responsible or "")),
+                    "due_at": receipt.due_at.isoformat() if receipt.due_at else None,
+                }
+            )
     return Event(
         "broadcast",
         actor,
@@ -1460,6 +1603,7 @@ def _broadcast(state: IncidentState, spec: Step, actor: str, now: datetime) -> E
             "channels": [u.channel for u in units],
             "message_zh": spec.message.zh_CN if spec.message else spec.title.zh_CN,
             "message_en": spec.message.en if spec.message else spec.title.en,
+            "receipts": receipts,
         },
     )
 
@@ -1570,6 +1714,7 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     DecideApproval: _decide_approval,
     ChangeSeverity: _change_severity,
     SendReport: _send_report,
+    ConfirmReceipt: _confirm_receipt,
     Resolve: _resolve,
     Close: _close,
     Cancel: _cancel,

@@ -166,8 +166,13 @@ class Step(_Frozen):
     broadcast_to: BroadcastTarget | None = None  # for BROADCAST steps
     message: Text | None = None  # for BROADCAST / REPORT steps: the text sent
     report_to: tuple[Recipient, ...] = ()  # for REPORT steps: who receives the report
+    # For BROADCAST steps: each unit's responsible person confirms (回执) within this time,
+    # or the unit is nudged, and after as long again its responsible person is paged.
+    receipt_within: timedelta | None = None
     when: Condition | None = None
     depends_on: tuple[str, ...] = ()
+
+    _parse_receipt_within = field_validator("receipt_within", mode="before")(_duration)
     # The plan's "if ..." points (e.g. 9.4 "if the antivirus cannot clean it"): the
     # commander may skip such a step when its condition does not hold.
     optional: bool = False

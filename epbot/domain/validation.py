@@ -385,6 +385,17 @@ def _check_kind(path: DataPath, step: Step, stage_pos: int) -> list[Issue]:
                 f"step {step.id!r} has broadcast_to but is a {kind} step",
             )
         )
+    if step.receipt_within is not None and step.kind is not StepKind.BROADCAST:
+        issues.append(
+            Issue(
+                (*path, "receipt_within"),
+                f"step {step.id!r} has receipt_within but is a {kind} step",
+            )
+        )
+    elif step.receipt_within is not None and step.receipt_within < timedelta(minutes=1):
+        issues.append(
+            Issue((*path, "receipt_within"), f"step {step.id!r}: receipt_within under 1m")
+        )
     if step.kind is StepKind.REPORT and not step.report_to:
         issues.append(
             Issue(

@@ -41,6 +41,7 @@ T = TypeVar("T")
 _RETRIES = 8
 _REFUSALS = {
     ErrorCode.NOT_SEVERITY_JUDGE,
+    ErrorCode.NOT_UNIT_RESPONSIBLE,
     ErrorCode.NOT_COMMANDER,
     ErrorCode.NOT_RESPONSIBLE,
     ErrorCode.NOT_APPROVER,
@@ -311,6 +312,14 @@ class IncidentService:
             command=dom.DecideApproval(
                 actor=actor, approval_key=approval, approve=approve, reason=reason
             ),
+        )
+
+    async def confirm_receipt(
+        self, *, key: str, incident_id: int, target: str, actor: str
+    ) -> Outcome:
+        """A unit's responsible person confirms a notice (回执); ``target`` is step@unit."""
+        return await self._apply(
+            key=key, incident_id=incident_id, command=dom.ConfirmReceipt(actor=actor, target=target)
         )
 
     async def change_severity(

@@ -717,6 +717,8 @@ PARAMS = {
     ErrorCode.NOT_SEVERITY_JUDGE: {},
     ErrorCode.SAME_SEVERITY: {"severity": "II"},
     ErrorCode.REPORT_REQUIRED: {"step": "x"},
+    ErrorCode.NOT_UNIT_RESPONSIBLE: {"unit": "x", "role": "x"},
+    ErrorCode.ALREADY_CONFIRMED: {"by": "x", "at": "x"},
     ErrorCode.NOT_A_REPORT: {"step": "x"},
 }
 
@@ -1009,3 +1011,66 @@ def test_a_false_alarm_sends_no_final_report() -> None:
     state = _db_crash()
     events = dom.decide(state, Cancel("U01EOF0001", "误报"), T0 + 2 * M)
     assert "final_report" not in kinds(events)
+
+
+# --- receipts (回执) of notices (issue 15) -------------------------------------------------
+
+
+def _paused(state: dom.IncidentState, at: datetime) -> list[dom.Event]:
+    return dom.decide(state, CompleteStep("U01EOF0001", "pause-uploads"), at)
+
+
+def test_a_notice_asks_every_unit_for_a_receipt_naming_its_responsible_person() -> None:
+    state = _db_crash()
+    events = _paused(state, T0 + 2 * M)
+    broadcast = next(e for e in events if e.kind == "broadcast")
+    receipts = {r["unit"]: r for r in broadcast.data["receipts"]}
+    assert set(receipts) == {u.id for u in state.matrix.units if u.channel}
+    assert receipts["district-drc"]["responsible"] == ["U07DRC0001"]
+    assert dom.receipt_counts(state, "pause-uploads") == (0, len(receipts))
+
+
+def test_the_responsible_person_confirms_and_others_are_refused() -> None:
+    state = _db_crash()
+    _paused(state, T0 + 2 * M)
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.ConfirmReceipt("U07SMR0001", "pause-uploads@district-drc"), T0)
+    assert err.value.code is ErrorCode.NOT_UNIT_RESPONSIBLE
+    events = dom.decide(
+        state, dom.ConfirmReceipt("U07DRC0001", "pause-uploads@district-drc"), T0 + 5 * M
+    )
+    assert events[0].kind == "receipt_confirmed"
+    assert events[0].data["seconds"] == 180
+    assert events[0].data["confirmed"] == 1
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.ConfirmReceipt("U07DRC0001", "pause-uploads@district-drc"), T0)
+    assert err.value.code is ErrorCode.ALREADY_CONFIRMED
+    assert dom.receipt_counts(state, "pause-uploads")[0] == 1
+
+
+def test_a_late_unit_is_nudged_then_its_responsible_person_paged() -> None:
+    state = _db_crash()
+    at = T0 + 2 * M
+    _paused(state, at)
+    for unit in state.matrix.units:
+        if unit.channel and unit.id != "district-tax" and unit.responsible:
+            person = state.members(unit.responsible)[0]
+            dom.decide(state, dom.ConfirmReceipt(person, f"pause-uploads@{unit.id}"), at)
+    events = run_timers(state, at + 30 * M)
+    [nudge] = [e for e in events if e.kind == "receipt_overdue"]
+    assert nudge.data["unit"] == "district-tax"
+    assert nudge.data["paged"] is False
+    assert not [p for p in state.pages if p.reason is PageReason.RECEIPT]
+    events = run_timers(state, at + 60 * M)
+    assert [e.data["paged"] for e in events if e.kind == "receipt_overdue"] == [True]
+    [page] = [p for p in state.pages if p.reason is PageReason.RECEIPT]
+    assert (page.role, page.person) == ("tax-contact", "U07TAX0001")
+
+
+def test_a_receipt_after_resolve_still_counts_but_not_after_a_false_alarm() -> None:
+    state = _db_crash()
+    _paused(state, T0 + 2 * M)
+    dom.decide(state, Cancel("U01EOF0001", "误报"), T0 + 3 * M)
+    with pytest.raises(DomainError) as err:
+        dom.decide(state, dom.ConfirmReceipt("U07DRC0001", "pause-uploads@district-drc"), T0)
+    assert err.value.code is ErrorCode.INCIDENT_ENDED

@@ -172,6 +172,25 @@ class Approval(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
 
 
+class Receipt(SQLModel, table=True):
+    """A unit's receipt (回执) of a notice: asked when the notice is posted, confirmed by the
+    unit's responsible person; nudged (then paged) when late."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (UniqueConstraint("incident_id", "step_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    step_id: str = Field(max_length=64)
+    unit_id: str = Field(max_length=64)
+    channel: str = Field(max_length=80)
+    responsible_role: str | None = Field(default=None, max_length=64)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime | None = _ts()
+    nudged_at: datetime | None = _ts()
+    confirmed_at: datetime | None = _ts()
+    confirmed_by: str | None = Field(default=None, max_length=64)
+
+
 class Timer(SQLModel, table=True):
     """A reminder, deadline, ack timeout or approval expiry: the database is the truth."""
 
@@ -351,4 +370,5 @@ ALL_TABLES = (
     SchedulerLease,
     DrillRun,
     Alert,
+    Receipt,
 )

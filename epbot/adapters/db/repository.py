@@ -23,6 +23,7 @@ from epbot.domain.incident import (
     Event,
     IncidentState,
     PageState,
+    ReceiptState,
     ReportFields,
     Status,
     StepState,
@@ -143,6 +144,7 @@ _TABLES: dict[str, type[Any]] = {
     "approval": m.Approval,
     "page": m.Page,
     "timer": m.Timer,
+    "receipt": m.Receipt,
 }
 
 
@@ -152,6 +154,7 @@ def _children(state: IncidentState) -> list[tuple[str, Any]]:
         + [("approval", a) for a in state.approvals.values()]
         + [("page", p) for p in state.pages]
         + [("timer", t) for t in state.timers]
+        + [("receipt", r) for r in state.receipts]
     )
 
 
@@ -239,6 +242,7 @@ async def load(session: AsyncSession, incident_id: int, matrix: Matrix) -> Loade
     state.approvals = {r.key: _from_row(ApprovalState, r) for r in children["approval"]}
     state.pages = [_from_row(PageState, r) for r in children["page"]]
     state.timers = [_from_row(TimerState, r) for r in children["timer"]]
+    state.receipts = [_from_row(ReceiptState, r) for r in children["receipt"]]
     originals = {(name, obj.id): dataclasses.astuple(obj) for name, obj in _children(state)}
     return Loaded(state=state, row=row, version=row.version, originals=originals)
 

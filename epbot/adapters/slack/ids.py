@@ -24,6 +24,7 @@ class Action(StrEnum):
     APPROVAL_ASK_AGAIN = "approval.ask_again"  # value: "<incident>:<step id>" (a refused step)
     STEP_REPORT = "step.report"  # value: "<incident>:<step id>" (opens the report to send)
     REPORT_PROGRESS = "report.progress"  # value: "<incident>" (opens the progress report, 续报)
+    BROADCAST_RECEIPT = "broadcast.receipt"  # value: "<incident>:<step id>@<unit id>" (回执)
 
 
 class Callback(StrEnum):

@@ -6,7 +6,10 @@
   recipient reads exactly the version that was sent.
 - ``progress_report_due``: a DM to the commander with the button that opens the 续报 form.
 - ``cancelled`` (误报) / ``resolved``: the page DMs are edited to say so and lose their
-  acknowledge button (a page ends with its incident).
+  acknowledge button (a page ends with its incident); a false alarm's notices lose their
+  receipt button.
+- ``receipt_overdue``: a reminder under the notice in the late unit's channel;
+  ``receipt_confirmed``: the notice is edited to say who confirmed, without its button.
 
 Wired in :mod:`epbot.adapters.slack.effects` (``_PERSON_HANDLERS``, ``_ROOM_HANDLERS`` and
 ``_to_channel``); the audiences come from :func:`epbot.domain.audience.audiences`. Every
@@ -94,7 +97,59 @@ async def progress_prompt_dm(
         await effects._remember(room, key, str(posted["channel"]), str(posted["ts"]))
 
 
+async def receipt_nudge(
+    effects: SlackEffects, room: _Room, event: Event, only: str | None
+) -> None:
+    """A late receipt: a reminder under the notice in the unit's channel."""
+    from epbot.adapters.slack import receipt_render
+    from epbot.adapters.slack.effects import _best_effort
+
+    data = event.get("data") or {}
+    channel = str(data.get("channel") or "")
+    if not channel or (only is not None and channel != only):
+        return
+    key = f"receipt:{room.id}:{data.get('step')}@{data.get('unit')}:{event.get('at')}"[:120]
+    notice = room.refs.get(f"broadcast:{room.id}:{data.get('step')}:{channel}")
+    if key in room.refs:
+        return
+    text = receipt_render.nudge_text(room.state, event, await effects._ctx(room))
+    thread = notice.ts if notice is not None and notice.ts else None
+    posted = await _best_effort(effects.client.post_message(channel, text, thread_ts=thread))
+    if posted:
+        await effects._remember(room, key, str(posted["channel"]), str(posted["ts"]))
+
+
+async def receipt_changed(effects: SlackEffects, room: _Room, event: Event) -> None:
+    """A receipt was confirmed: the notice in that unit's channel says by whom, no button."""
+    from epbot.adapters.slack import receipt_render
+    from epbot.adapters.slack.effects import _best_effort
+
+    data = event.get("data") or {}
+    channel = str(data.get("channel") or "")
+    ref = room.refs.get(f"broadcast:{room.id}:{data.get('step')}:{channel}")
+    if ref is None:
+        return
+    notice = {"kind": "broadcast", "data": _broadcast_data(room, str(data.get("step")))}
+    ctx = await effects._ctx(room)
+    text, blocks = receipt_render.broadcast_message(room.state, notice, ctx, channel)
+    await _best_effort(effects.client.update_message(ref.channel, ref.ts, text, blocks))
+
+
+def _broadcast_data(room: _Room, step_id: str) -> dict[str, Any]:
+    """What the notice said (its step's message), to re-render it when it is edited."""
+    spec = room.state.playbook.step(step_id)
+    message = spec.message or spec.title
+    return {"step": step_id, "message_zh": message.zh_CN, "message_en": message.en}
+
+
 async def pages_end(effects: SlackEffects, room: _Room, _event: Event) -> None:
-    """The incident ended: every page DM says so and loses its acknowledge button."""
+    """The incident ended: every page DM says so and loses its acknowledge button, and a
+    notice of a false alarm no longer asks for a receipt."""
     for page in room.state.pages:
         await effects._page_changed(room, page.key)
+    if room.state.status.value != "cancelled":
+        return
+    for receipt in room.state.receipts:
+        if receipt.confirmed_at is None:
+            event = {"data": {"step": receipt.step_id, "channel": receipt.channel}}
+            await receipt_changed(effects, room, event)

@@ -202,6 +202,18 @@ def _rows() -> list[SQLModel]:
             claimed_at=NOW,
             incident_id=1,
         ),
+        m.Receipt(
+            incident_id=1,
+            step_id="pause-uploads",
+            unit_id="district-drc",
+            channel="#ep-unit-drc",
+            responsible_role="drc-contact",
+            requested_at=NOW,
+            due_at=later,
+            nudged_at=later,
+            confirmed_at=later,
+            confirmed_by="U07DRC0001",
+        ),
     ]
 
 

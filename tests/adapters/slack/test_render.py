@@ -58,6 +58,8 @@ ENGINE_KINDS = (
     "report_sent",
     "progress_report_due",
     "final_report",
+    "receipt_confirmed",
+    "receipt_overdue",
 )
 
 
@@ -581,6 +583,22 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "channels": ["#ep-leadership"],
         "roles": [],
         "units": ["leadership"],
+    },
+    "receipt_confirmed": {
+        "step": "pause-uploads",
+        "unit": "district-drc",
+        "channel": "#ep-unit-drc",
+        "seconds": 180,
+        "confirmed": 1,
+        "asked": 10,
+    },
+    "receipt_overdue": {
+        "step": "pause-uploads",
+        "unit": "district-drc",
+        "channel": "#ep-unit-drc",
+        "responsible_role": "drc-contact",
+        "responsible": ["U07DRC0001"],
+        "paged": True,
     },
     "approval_asked_again": {"step": "report-office", "reason": EVIL, "refused_by": "U1"},
     "severity_changed": {"from": "IV", "to": "II", "reason": EVIL, "major": True, "raised": True},

@@ -127,3 +127,38 @@ def test_phones_on_the_card_roster_and_in_pages(library: PlaybookSet) -> None:
     other = next(p for p in state.pages if p.person != commander.person)
     _, blocks = r.page_message(state, other, context(), channel_link=None)
     assert phone in texts(blocks)  # whom to call: the commander
+
+
+def _notice(library: PlaybookSet) -> tuple[dom.IncidentState, dict[str, Any]]:
+    state, _ = declare(library)
+    events = dom.decide(state, dom.CompleteStep("U01EOF0001", "pause-uploads"), NOW)
+    event = next(e for e in events if e.kind == "broadcast")
+    return state, {"kind": event.kind, "actor": event.actor, "at": event.at, "data": event.data}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_a_notice_names_the_units_responsible_person_and_asks_a_receipt(
+    library: PlaybookSet, locale: str
+) -> None:
+    from epbot.adapters.slack import receipt_render
+
+    state, event = _notice(library)
+    _, blocks = receipt_render.broadcast_message(state, event, context(locale), "#ep-unit-drc")
+    assert blocks is not None
+    check_blocks(blocks)
+    body = texts(blocks)
+    assert "<@U07DRC0001>" in body
+    assert "022-2631-0001" in body
+    [button] = buttons(blocks)
+    assert button["action_id"] == ids.Action.BROADCAST_RECEIPT.value
+    assert button["value"] == "42:pause-uploads@district-drc"
+    dom.decide(state, dom.ConfirmReceipt("U07DRC0001", "pause-uploads@district-drc"), NOW)
+    _, blocks = receipt_render.broadcast_message(state, event, context(locale), "#ep-unit-drc")
+    assert blocks is not None
+    assert not buttons(blocks)
+    _, card = r.incident_card(state, report(), context(locale))
+    total = len(state.receipts)
+    expected = (
+        f"1 of {total} units confirmed" if locale == "en" else f"{total} 个单位中已有 1 个确认"
+    )
+    assert expected in texts(card)
