@@ -59,7 +59,7 @@ def test_check_reports_a_syntax_error_with_its_line(tmp_path: Path) -> None:
                 "Stage ",
                 "Report ",
                 "pause-uploads [broadcast] Tell every unit to pause uploading",
-                "Emergency office -> 张伟, 刘洋",
+                "Emergency office -> 张伟 022-2630-0101, 刘洋 022-2630-0102",  # Art. 5.1 phones
                 "10m after declaration",
                 "broadcast to every unit",
                 "only I/II",
