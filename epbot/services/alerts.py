@@ -311,9 +311,10 @@ class AlertService:
             reporter=reporter,
             drill=drill,
         )
-        if not outcome.duplicate:
-            self.observer.declared(alert.source, "person")
         self.after_change()
+        if outcome.duplicate:  # someone (or the rule) declared it first: say so
+            raise AlertProblem("declared", incident=outcome.incident_id)
+        self.observer.declared(alert.source, "person")
         return outcome
 
     async def _note_resolved(self, alert: m.Alert) -> None:

@@ -382,10 +382,12 @@ async def test_declare_button_opens_a_prefilled_report_that_makes_an_incident(
     assert "Incident *2026-0001*" in blocks_text(warning)
     assert buttons(warning) == []  # declared: no more buttons
 
-    # The same report submitted twice (a double click) still makes one incident.
+    # The same report submitted again (a second person) makes no second incident; they
+    # are told it was declared already.
     status, _ = await alerting.submit_view(view, values, user=USER, view_id="V0ALERT02")
     assert status == 200
-    await alerting.settle()
+    told = await alerting.eventually(lambda: alerting.fake.calls_to("chat.postEphemeral"))
+    assert "already declared" in told[-1].args["text"]
     assert len(await alerting.incidents()) == 1
 
     # The source resolves it: the warning says so, and a note goes to the incident.
