@@ -77,7 +77,7 @@ def report_incident(
         return _fail(f"unknown format {fmt!r}: use one of {', '.join(INCIDENT_FORMATS)}")
     library = _library(settings)
 
-    async def run() -> bytes:
+    async def run() -> tuple[str, bytes]:
         engine = make_engine(settings.database_url)
         try:
             record = await load_record(
@@ -85,15 +85,15 @@ def report_incident(
             )
         finally:
             await engine.dispose()
-        return render_incident(
+        data = render_incident(
             record, fmt, locale=settings.locale, tz=settings.tz, matrix=library.matrix
         )
+        return record.number, data
 
     try:
-        data = asyncio.run(run())
+        number, data = asyncio.run(run())
     except UnknownIncident as exc:
         return _fail(str(exc))
-    number = incident.strip().lstrip("#")
     _write(data, output, out, f"{number}.pdf" if fmt == "pdf" else None)
     return 0
 

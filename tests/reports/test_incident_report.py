@@ -181,7 +181,11 @@ def test_bad_input_is_one_line_and_exit_1(
 
 
 async def test_found_by_channel_id_and_name(
-    incident: int, cli_env: Callable[[str], None], service: IncidentService
+    incident: int,
+    cli_env: Callable[[str], None],
+    service: IncidentService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import sqlalchemy as sa
 
@@ -198,3 +202,7 @@ async def test_found_by_channel_id_and_name(
         code, said = await _arun("report", "incident", ref, "--format", "json")
         assert code == 0
         assert json.loads(said)["number"] == NUMBER
+    monkeypatch.chdir(tmp_path)
+    code, said = await _arun("report", "incident", "C0INC0001", "--format", "pdf")
+    assert code == 0
+    assert said == f"wrote {NUMBER}.pdf ({(tmp_path / f'{NUMBER}.pdf').stat().st_size} bytes)\n"
