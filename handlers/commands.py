@@ -56,8 +56,12 @@ async def _in_channel(
     locale = await deps.ui.locale(user)
     incident_id = await deps.ui.incident_in_channel(channel)
     if incident_id is None:
+        # Not an incident type: an in-channel command typed elsewhere. Say where it works
+        # and which incidents (with their channels) are open.
         ctx = deps.ui.ctx(locale)
-        await respond(text=render.unknown_type_text(word, deps.ui.playbooks(), ctx))
+        where = render.label(locale, "usage.in_channel").replace("{word}", word)
+        listing = render.incident_list(await deps.ui.open_incidents(), ctx)
+        await respond(text=f"{where}\n{listing}")
         return
     if word == "status":
         await respond(text=await deps.ui.incident_summary(incident_id, locale))

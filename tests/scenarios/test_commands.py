@@ -59,8 +59,8 @@ async def test_resolve_is_refused_while_steps_are_open_then_accepted(harness: Ha
     state = await harness.state(incident_id)
     open_steps = [s.step_id for s in state.steps.values() if s.status is StepStatus.OPEN]
     assert open_steps
-    for step_id in open_steps:
-        assert step_id in refusal.args["text"]
+    for step_id in open_steps:  # named by title, not by id (issue 18)
+        assert state.playbook.step(step_id).title.en in refusal.args["text"]
     assert state.status is Status.REPORTED
 
     # The commander skips what is left (with a reason), then resolves from the channel.
@@ -110,11 +110,13 @@ async def test_status_in_the_channel_and_in_channel_commands_elsewhere(harness: 
     incident_id = await harness.declare()
     [status] = await _in_channel(harness, incident_id, "status", REPORTER)
     assert "2026-0001" in status.args["text"]
-    # Outside an incident channel, "status" is not an incident type: the list is offered.
+    # Outside an incident channel, "status" says where it works and lists the open
+    # incidents (it used to answer "no incident type named status", issue 18).
     before = len(harness.fake.calls_to("response_url"))
     await harness.command("status")
     [reply] = await _replies(harness, before)
-    assert "db-crash" in reply.args["text"]
+    assert "works inside an incident channel" in reply.args["text"]
+    assert "2026-0001" in reply.args["text"]
 
 
 async def test_drill_gets_its_own_channel_prefix_and_number(harness: Harness) -> None:

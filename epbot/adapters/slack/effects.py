@@ -235,6 +235,7 @@ class SlackEffects:
                 self.client.set_topic(channel, render.channel_topic(room.state, ctx))
             )
             await self._remember(room, topic_key, channel, "")
+        announced = f"announce:{room.id}:{room.state.status.value}"
         if self.incidents_channel and f"announce:{room.id}" not in room.refs:
             text, _ = render.incident_card(room.state, room.report, ctx)
             link = f"<#{channel}>"
@@ -242,7 +243,19 @@ class SlackEffects:
                 self.client.post_message(self.incidents_channel, f"{text} → {link}")
             )
             ts = str(posted["ts"]) if posted else ""
-            await self._remember(room, f"announce:{room.id}", self.incidents_channel, ts)
+            # chat.update needs the channel's id, which the post answers with.
+            where = str(posted.get("channel") or self.incidents_channel) if posted else ""
+            await self._remember(room, f"announce:{room.id}", where or self.incidents_channel, ts)
+            await self._remember(room, announced, self.incidents_channel, "")
+        # The announcement names the status: kept current in place (stage, resolved,
+        # cancelled), once per status, like the topic.
+        first = room.refs.get(f"announce:{room.id}")
+        if first is not None and first.ts and announced not in room.refs:
+            text, _ = render.incident_card(room.state, room.report, ctx)
+            await _best_effort(
+                self.client.update_message(first.channel, first.ts, f"{text} → <#{channel}>")
+            )
+            await self._remember(room, announced, first.channel, "")
 
     async def _create_channel(self, room: _Room) -> None:
         row = room.row

@@ -189,6 +189,7 @@ class _Helpers:
             "pb": self.playbook_title,
             "dt": _as_datetime,
             "phone": self.phone,
+            "person_name": self.name,
         }
 
     def time(self, value: datetime | str | None) -> str:
@@ -221,6 +222,14 @@ class _Helpers:
 
     def mention(self, ref: str | None) -> str:
         return "—" if not ref else self.ctx.mention(ref)
+
+    def name(self, ref: str | None) -> str:
+        """A person's name from the matrix's directory, for places that do not render
+        mentions (a channel topic); the mention when the directory has no name."""
+        if not ref:
+            return "—"
+        known = self.state.matrix.person(ref).name if self.state is not None else None
+        return escape(known) if known else self.mention(ref)
 
     def phone(self, ref: str | None) -> str:
         """The person's phone from the matrix directory (Art. 5.1), or ""."""
@@ -440,7 +449,10 @@ def incident_card(
     if state.status in (Status.REPORTED, Status.INITIAL_HANDLING):
         buttons.append(_button(h.L["btn.escalate"], ids.Action.ESCALATION_REQUEST, value))
     if state.status in OPEN_STATUSES:
-        buttons.append(_button(h.L["btn.resolve"], ids.Action.INCIDENT_RESOLVE, value))
+        confirm = _confirm(h.L, "resolve")
+        buttons.append(
+            _button(h.L["btn.resolve"], ids.Action.INCIDENT_RESOLVE, value, confirm=confirm)
+        )
     if buttons:
         blocks.append(_actions(buttons, block_id="incident_card_actions"))
     return _fallback(_call(mod, "fallback")), blocks
@@ -473,8 +485,21 @@ def _step_button(state: IncidentState, step: StepState, labels: dict[str, str]) 
         return _button(labels["btn.checkin"], ids.Action.STEP_CHECKIN, value, style="primary")
     if step.kind is StepKind.REPORT and state.playbook.step(step.step_id).report_to:
         return _button(labels["btn.report"], ids.Action.STEP_REPORT, value, style="primary")
-    label = labels["btn.broadcast"] if step.kind is StepKind.BROADCAST else labels["btn.done"]
-    return _button(label, ids.Action.STEP_DONE, value)
+    if step.kind is StepKind.BROADCAST:
+        # A unit-wide notice cannot be taken back: ask first, as approvals do.
+        confirm = _confirm(labels, "broadcast")
+        return _button(labels["btn.broadcast"], ids.Action.STEP_DONE, value, confirm=confirm)
+    return _button(labels["btn.done"], ids.Action.STEP_DONE, value)
+
+
+def _confirm(labels: dict[str, str], what: str) -> dict[str, Any]:
+    """Slack's confirm dialog for a button whose effect cannot be undone."""
+    return {
+        "title": _plain(labels[f"confirm.{what}.title"], 100),
+        "text": {"type": "plain_text", "text": truncate(labels[f"confirm.{what}.text"], 300)},
+        "confirm": _plain(labels[f"confirm.{what}.yes"], 30),
+        "deny": _plain(labels["confirm.no"], 30),
+    }
 
 
 def _step_actionable(step: StepState) -> bool:
@@ -782,7 +807,8 @@ def reason_modal(
         "type": "modal",
         "callback_id": callback_id,
         "title": _plain(title, MAX_VIEW_TITLE),
-        "submit": _plain(L["modal.submit"], MAX_VIEW_TITLE),
+        # What the button does (跳过, 驳回 ...), not the report form's 报告.
+        "submit": _plain(L.get(f"modal.{callback_id}.submit", L["modal.save"]), MAX_VIEW_TITLE),
         "close": _plain(L["modal.cancel"], MAX_VIEW_TITLE),
         "private_metadata": private_metadata,
         "blocks": [_context(escape(ctx.number)), block],
@@ -834,9 +860,20 @@ def home_view(
     """
     h = _Helpers(None, ctx)
     mod = _macros("home", h)
+    states = dict(incidents)
+
+    def step_title(number: str, approval: ApprovalState) -> str | None:
+        state = states.get(number)
+        if state is None or not approval.step_id:
+            return None
+        return _Helpers(state, ctx).step_plain(approval.step_id)
+
     sections: list[tuple[str, list[str]]] = [
         (h.L["home.steps"], [_call(mod, "step_line", n, t, s) for n, t, s in steps]),
-        (h.L["home.approvals"], [_call(mod, "approval_line", n, a) for n, a in approvals]),
+        (
+            h.L["home.approvals"],
+            [_call(mod, "approval_line", n, a, step_title(n, a)) for n, a in approvals],
+        ),
         (
             h.L["home.incidents"],
             [
