@@ -27,8 +27,14 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[tuple[str, int], float], i
     try:
         status, _ = await run.declare(1)
         assert status == 200
+        found: set[int] = set()
+        for _ in range(300):  # the declaration runs after the acknowledgement
+            found = {r.incident_id for r in await run.outbox() if r.incident_id}
+            if found:
+                break
+            await asyncio.sleep(0.1)
         await asyncio.sleep(2)
-        [incident_id] = {r.incident_id for r in await run.outbox() if r.incident_id}
+        [incident_id] = found
         state = await service.state(incident_id)
         for page in state.pages:
             await service.acknowledge_page(
@@ -53,6 +59,7 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[tuple[str, int], float], i
             if all(r.status == "sent" for r in rows):
                 break
             await asyncio.sleep(0.2)
+        note(f"delivered {time.perf_counter() - t0:.1f}s after the start")
         rows = await run.outbox()
         seen: dict[str, int] = {}
         times: dict[tuple[str, int], float] = {}
