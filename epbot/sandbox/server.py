@@ -32,7 +32,7 @@ from epbot.fakeslack import Channel, FakeSlack, Message, View, Workspace
 from epbot.fakeslack.responses import ResponseTarget, handle_response_url
 from epbot.fakeslack.signing import FORM, JSON, post_signed
 from epbot.sandbox import payloads
-from epbot.sandbox.seed import GENERAL, Person, default_person, seed
+from epbot.sandbox.seed import GENERAL, Person, default_person, seed, slack_locale
 from epbot.sandbox.snapshot import ReadMarks, latest_ts, pending_people, people_json, snapshot
 from epbot.wiring import Bot, build
 
@@ -44,6 +44,7 @@ DEFAULT_ANNOUNCE = "ep-incidents"
 COMMANDS = ("/incident",)
 MAX_FAST_FORWARD = 7 * 24 * 60  # minutes
 REPORT_CALLBACK = "incident.report"
+LANGUAGES = ("zh-CN", "en")
 ROOM_WAIT = 10.0  # seconds the page waits for the bot to make the incident channel
 # A sandbox note, not a bot text: in Slack the reporter finds the channel in the sidebar.
 ROOM_LINK_ZH = "📣 已提交报告。事件频道：<#{room}>（点击进入）。"
@@ -394,6 +395,32 @@ class Sandbox:
         self.workspace.emit("clock_changed")
         return {"ok": True, "fired": fired, **self.clock_json()}
 
+    def set_language(self, locale: str) -> Json:
+        """The page switched language: the whole emulated workspace follows.
+
+        In Slack each person reads the bot in their own locale (users.info), and the
+        messages everyone shares (incident channels, the announcement) in the workspace's
+        language, EPBOT_LOCALE. A sandbox is one person trying the bot as everybody, so the
+        switch does both, as if every member and the workspace changed language: each user's
+        Slack locale, and the bot's shared-message language. Messages already posted keep
+        theirs until the bot next edits them, as in Slack.
+        """
+        if locale not in LANGUAGES:
+            raise BadRequest(f"locale must be one of {', '.join(LANGUAGES)}")
+        for user in self.workspace.users.values():
+            if not user.is_bot:
+                user.locale = slack_locale(locale)
+        bot = self.bot
+        bot.client._users.clear()  # users.info is cached: read the new locales again
+        bot.client.default_locale = locale
+        bot.delivery.locale = bot.delivery.effects.locale = locale
+        alerts = getattr(bot.delivery.standalone.get("alert"), "__self__", None)
+        if alerts is not None and hasattr(alerts, "locale"):
+            alerts.locale = locale
+        self.settings = self.settings.model_copy(update={"locale": locale})
+        self.workspace.emit("locale_changed")
+        return {"ok": True, "locale": locale}
+
     def clock_json(self) -> Json:
         return {
             "now": self.clock.now().isoformat(),
@@ -570,6 +597,8 @@ class Sandbox:
             return await self.open_home(user_id=user)
         if verb == "clock":
             return await self.fast_forward(_int(body, "minutes"))
+        if verb == "locale":
+            return self.set_language(_str(body, "locale"))
         raise BadRequest(f"unknown request {verb!r}")
 
 

@@ -26,10 +26,9 @@ def announcement(sandbox: Sandbox) -> str:
     return ws.history(channel.id)[0].text
 
 
-async def test_the_announcement_is_kept_current(sandbox: Sandbox) -> None:
-    service = sandbox.bot.service
+def sample_report(sandbox: Sandbox) -> dom.ReportFields:
     now = sandbox.clock.now()
-    report = dom.ReportFields(
+    return dom.ReportFields(
         occurred_at=now - timedelta(minutes=2),
         place="Server room B",
         nature="Database crash",
@@ -40,8 +39,16 @@ async def test_the_announcement_is_kept_current(sandbox: Sandbox) -> None:
         contact_phone="022-2630-0201",
         title="DB down",
     )
+
+
+async def test_the_announcement_is_kept_current(sandbox: Sandbox) -> None:
+    service = sandbox.bot.service
     outcome = await service.declare(
-        key="t:declare", playbook="db-crash", severity=None, report=report, reporter=REPORTER
+        key="t:declare",
+        playbook="db-crash",
+        severity=None,
+        report=sample_report(sandbox),
+        reporter=REPORTER,
     )
     await delivered(sandbox)
     assert "Reported" in announcement(sandbox)
@@ -57,3 +64,23 @@ async def test_the_announcement_is_kept_current(sandbox: Sandbox) -> None:
     )
     await delivered(sandbox)
     assert "Cancelled" in announcement(sandbox) or "cancelled" in announcement(sandbox)
+
+
+async def test_switching_the_sandbox_language_switches_the_bot(sandbox: Sandbox) -> None:
+    """The fixture's workspace speaks English; the page switches it to Chinese."""
+    assert sandbox.set_language("zh-CN") == {"ok": True, "locale": "zh-CN"}
+    assert sandbox.workspace.users[REPORTER].locale == "zh-CN"
+    await sandbox.bot.service.declare(
+        key="t:zh",
+        playbook="db-crash",
+        severity=None,
+        report=sample_report(sandbox),
+        reporter=REPORTER,
+    )
+    await delivered(sandbox)
+    assert "已报告" in announcement(sandbox)  # shared messages: the workspace's language
+    ws = sandbox.workspace
+    office = ws.ims.get("U01EOF0001")
+    assert office is not None
+    page = ws.history(office)[-1]  # a person's DM: their own locale
+    assert "呼叫" in page.text or "确认" in page.text, page.text

@@ -160,7 +160,7 @@ function sidebarItem(label, key, { unread = false, count = 0, prefix = "#", extr
 function renderSidebar() {
   const nav = $("sidebar");
   nav.replaceChildren();
-  nav.append(el("div", "workspace", "epbot sandbox"));
+  nav.append(el("div", "workspace", t("brand")));
   const snap = state.snap;
   const channels = snap.channels.filter((c) => c.kind === "channel");
   const dms = snap.channels.filter((c) => c.kind === "mpim" || (c.kind === "im" && c.id !== snap.app_dm));
@@ -638,7 +638,10 @@ function fillSample(dialog) {
   }
   for (const blockId of ["unit", "playbook"]) {
     const select = dialog.querySelector(`[data-block-id="${blockId}"] select`);
-    if (select && !select.value && select.options.length > 1) select.selectedIndex = 1;
+    if (!select || select.value || select.options.length < 2) continue;
+    // The reporting unit of a database crash: the user's IT department when there is one.
+    const it = [...select.options].findIndex((o) => /信息化|IT department/.test(o.textContent));
+    select.selectedIndex = blockId === "unit" && it > 0 ? it : 1;
   }
   dialog.dispatchEvent(new Event("input"));
 }
@@ -786,6 +789,11 @@ async function start() {
   state.config = await response.json();
   setLocale(localStorage.getItem("epbot-sandbox-locale") || state.config.locale);
   $("lang").value = locale();
+  if (locale() !== state.config.locale) {
+    // This browser chose a language before: the bot speaks it too.
+    state.user = state.config.default_user;
+    await post("locale", { locale: locale() });
+  }
   const people = state.config.people.map((p) => p.id);
   const saved = localStorage.getItem("epbot-sandbox-user");
   state.user = people.includes(saved) ? saved : state.config.default_user || people[0];
@@ -798,9 +806,11 @@ async function start() {
     if (state.view === APP_HOME) post("home", {});
     scheduleRefresh();
   });
-  $("lang").addEventListener("change", (event) => {
+  $("lang").addEventListener("change", async (event) => {
     setLocale(event.target.value);
     localStorage.setItem("epbot-sandbox-locale", locale());
+    // The bot follows: every emulated person's Slack locale and the workspace's language.
+    await post("locale", { locale: locale() });
     state.modalKey = null;
     render();
   });

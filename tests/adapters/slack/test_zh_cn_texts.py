@@ -353,6 +353,11 @@ def test_topic_names_the_commander_and_says_the_stage_once(library: PlaybookSet)
     card = "\n".join(strings(blocks))
     assert "*阶段：*先期处置" in card
     assert "*状态：*先期处置" not in card
+    # Once the status differs it is shown, on its own line's end (the commander's line after).
+    state.status = dom.Status.REPORTED
+    _, blocks = r.incident_card(state, REPORT, ctx)
+    card = "\n".join(strings(blocks))
+    assert "*状态：*已报告\n" in card
 
 
 def test_reason_modals_submit_with_their_own_verb() -> None:
