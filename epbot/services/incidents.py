@@ -450,7 +450,8 @@ class IncidentService:
         # The claimed row is no longer "live", so it is not in the loaded state; fire it as is.
         with log_context(incident_id=claimed.incident_id):
             events = dom.decide(loaded.state, command, now)
-            await self._record(session, loaded, events, None)
+            if events:  # a timer that finds nothing to do changed nothing but its own row
+                await self._record(session, loaded, events, None)
         return claimed
 
     # --- queries -----------------------------------------------------------------------
