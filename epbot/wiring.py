@@ -21,6 +21,7 @@ from epbot.adapters.health import Readiness
 from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
 from epbot.adapters.metrics import Metrics
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError
+from epbot.adapters.report_metrics import ReportMetrics
 from epbot.adapters.slack.alert_effects import AlertEffects
 from epbot.adapters.slack.alert_render import resolved_note
 from epbot.adapters.slack.alert_ui import AlertInteractions
@@ -141,6 +142,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         engine=engine, clock=clock, playbooks=library, timezone=settings.timezone
     )
     metrics = Metrics(engine)
+    metrics.sources.append(ReportMetrics(engine, library))  # the report summary's gauges
     client = SlackClient(
         settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,

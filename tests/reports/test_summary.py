@@ -135,3 +135,24 @@ async def test_summary_as_prometheus_gauges(
     assert f"epbot_report_major_reported_in_15_min_ratio{{{labels}}} 0.5" in text
     assert len(source._cache) == 6  # the resolved ones: not loaded again at the next scrape
     assert await source(clock.now()) is not None
+
+
+async def test_the_bot_exposes_the_gauges(
+    known_set: None, database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from epbot.config import load_settings
+    from epbot.wiring import compose
+    from tests.services.conftest import PLAYBOOKS
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("EPBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("EPBOT_PLAYBOOKS_DIR", str(PLAYBOOKS))
+    monkeypatch.setenv("EPBOT_MATRIX", str(PLAYBOOKS / "matrix.yaml"))
+    bot = compose(load_settings(), clock=clock)
+    try:
+        assert bot.metrics is not None
+        text = (await bot.metrics.render(now=clock.now(), within=30)).decode()
+    finally:
+        await bot.engine.dispose()
+    assert 'epbot_report_incidents{drill="true",playbook="system-fault",severity="II"} 1.0' in text
