@@ -247,7 +247,9 @@ async def test_home_shows_my_open_steps_and_pending_approvals(harness: Harness) 
     assert "2026-0001" in commander
 
     leader = await home(LEADER)
-    assert "approve-emergency-response" in leader  # the approval waiting for the leader
+    # The approval waiting for the leader, by the step's title (not its id: issue 18).
+    assert state.playbook.step("approve-emergency-response").title.en in leader
+    assert "approve-emergency-response" not in leader
     assert "start emergency response" in leader
     # The Messages tab is not the Home tab: nothing is published for it.
     before = len(harness.fake.calls_to("views.publish"))
