@@ -169,6 +169,10 @@ def zh_samples() -> dict[str, dict[str, Any]]:
             data["report"] = {"place": "机房"}
         if kind == "broadcast":
             data["channels"] = ["C0UNIT"]
+        if kind == "refused":  # as the service stores it: the refusal in both languages
+            refusal = DomainError(ErrorCode.NOT_RESPONSIBLE, role=Text(zh_CN="应急办公室", en="x"))
+            data["message"] = str(refusal)
+            data["messages"] = {lang: refusal.message(lang) for lang in ("zh-CN", "en")}
         out[kind] = data
     return out
 
@@ -323,6 +327,14 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
     labels = r._labels(ZH)
     found.add("labels", *labels.values())
     assert not found.found, json.dumps(found.found, ensure_ascii=False, indent=1)
+
+
+def test_a_refusal_on_the_audit_line_reads_in_the_readers_language(library: PlaybookSet) -> None:
+    state, _ = declare(library, "db-crash")
+    data = zh_samples()["refused"]
+    event = {"kind": "refused", "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
+    assert "此步骤只能由其责任角色（应急办公室）" in (r.event_text(state, event, context(ZH)) or "")
+    assert "Only the step's role (x)" in (r.event_text(state, event, context("en")) or "")
 
 
 def test_step_and_role_names_are_titles_not_ids(library: PlaybookSet) -> None:
