@@ -51,12 +51,16 @@ stages:
         title: {zh-CN: 第一次报告, en: Alpha report}
         role: emergency-office
         kind: report
+        report_to:
+          - {role: leadership-group}
         due: {after: ALPHA_DUE, from: declared}
         reminders: {before: [ALPHA_REMIND]}
       - id: bravo-report
         title: {zh-CN: 第二次报告, en: Bravo report}
         role: emergency-office
         kind: report
+        report_to:
+          - {role: leadership-group}
         due: {after: BRAVO_DUE, from: declared}
         reminders: {before: [BRAVO_REMIND]}
   - id: initial_handling
