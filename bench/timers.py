@@ -110,16 +110,19 @@ async def spread(engine: AsyncEngine, seconds: float) -> int:
     return len(ids)
 
 
-def record_lateness(service: IncidentService, out: list[float]) -> None:
-    original = service._fire_one
+def record_lateness(out: list[float]) -> None:
+    """Each claimed timer's lateness when its batch has fired (before the commit)."""
+    from epbot.adapters.db import repository
 
-    async def timed(session: Any, **kwargs: Any) -> Any:
-        claimed = await original(session, **kwargs)
-        if claimed is not None:
-            out.append(time.time() - claimed.due_at.timestamp())
+    original = repository.claim_due_timers
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        claimed = await original(*args, **kwargs)
+        at = time.time()
+        out.extend(at - c.due_at.timestamp() for c in claimed)
         return claimed
 
-    service._fire_one = timed  # type: ignore[method-assign]
+    repository.claim_due_timers = timed  # type: ignore[assignment]
 
 
 async def main(kind: str, pending: int, spread_s: float, measure: float) -> None:
@@ -129,7 +132,7 @@ async def main(kind: str, pending: int, spread_s: float, measure: float) -> None
     took = time.perf_counter() - t0
     note(f"{incidents} incidents, {total} pending timers, set up in {took:.0f}s")
     lateness: list[float] = []
-    record_lateness(service, lateness)
+    record_lateness(lateness)
     timers = SchedulerTimers(service.tick, clock=SystemClock(), poll_interval=timedelta(seconds=15))
     service.timers = timers
     timers.start()

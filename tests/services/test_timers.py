@@ -78,8 +78,7 @@ async def test_after_a_crash_a_new_instance_fires_every_pending_timer_once(
     sessions = make_sessionmaker(first._engine)
     async with sessions() as session:
         await session.begin()
-        claimed = await repo.claim_due_timer(session, clock.now(), first.holder)
-        assert claimed is not None
+        [claimed] = await repo.claim_due_timers(session, clock.now(), first.holder, limit=1)
         await session.rollback()
     await first._engine.dispose()
 

@@ -394,13 +394,19 @@ class ClaimedTimer:
     due_at: datetime
 
 
-async def claim_due_timer(
-    session: AsyncSession, now: datetime, holder: str, *, skip: Collection[int] = ()
-) -> ClaimedTimer | None:
-    """Mark the earliest due, unfired timer as fired by ``holder`` and return it.
+async def claim_due_timers(
+    session: AsyncSession,
+    now: datetime,
+    holder: str,
+    *,
+    skip: Collection[int] = (),
+    limit: int = 1,
+) -> list[ClaimedTimer]:
+    """Mark up to ``limit`` of the earliest due, unfired timers as fired by ``holder`` and
+    return them in due order.
 
-    The claim commits with the caller's transaction, together with what the timer did, so
-    a crash in between fires it again later, and a commit fires it exactly once. On
+    The claim commits with the caller's transaction, together with what the timers did, so
+    a crash in between fires them again later, and a commit fires each exactly once. On
     PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes claim different timers
     at once; on SQLite the write lock serialises claims.
     """
@@ -414,13 +420,21 @@ async def claim_due_timer(
             col(m.Timer.id).not_in(list(skip)) if skip else sa.true(),
         )
         .order_by(col(m.Timer.due_at), col(m.Timer.id))
-        .limit(1)
+        .limit(limit)
     )
     if bind.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        # A materialized CTE: PostgreSQL may run an ``IN (subquery LIMIT n)`` more than
+        # once, and with SKIP LOCKED each run can pick other rows (more than ``limit``).
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        chosen = col(m.Timer.id) == picked.c.id
+    else:
+        # Not a CTE on SQLite: Python's sqlite3 opens its implicit transaction only before
+        # a statement that starts with UPDATE, so ``WITH ... UPDATE`` would autocommit the
+        # claim apart from what the timers did.
+        chosen = col(m.Timer.id).in_(pick.scalar_subquery())
     result = await session.exec(
         sa.update(m.Timer)
-        .where(col(m.Timer.id) == pick.scalar_subquery(), col(m.Timer.fired_at).is_(None))
+        .where(chosen, col(m.Timer.fired_at).is_(None))
         .values(fired_at=now, claimed_by=holder)
         .returning(
             col(m.Timer.id),
@@ -430,15 +444,21 @@ async def claim_due_timer(
             col(m.Timer.due_at),
         )
     )
-    found = result.one_or_none()
-    if found is None:
-        return None
-    due_at = found[4]
-    if isinstance(due_at, datetime) and due_at.tzinfo is None:
-        due_at = due_at.replace(tzinfo=now.tzinfo)
-    return ClaimedTimer(
-        id=found[0], incident_id=found[1], kind=TimerKind(found[2]), target=found[3], due_at=due_at
-    )
+    claimed = []
+    for found in result.all():
+        due_at = found[4]
+        if isinstance(due_at, datetime) and due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=now.tzinfo)
+        claimed.append(
+            ClaimedTimer(
+                id=found[0],
+                incident_id=found[1],
+                kind=TimerKind(found[2]),
+                target=found[3],
+                due_at=due_at,
+            )
+        )
+    return sorted(claimed, key=lambda c: (c.due_at, c.id))
 
 
 async def record_timer_failure(
