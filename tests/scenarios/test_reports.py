@@ -153,3 +153,48 @@ async def test_progress_reports_are_prompted_and_reach_the_leaders(harness: Harn
     await harness.eventually(harness._delivered)
     again = [a for a in _posts_to(harness, COMMANDER) if Action.REPORT_PROGRESS.value in _text(a)]
     assert len(again) == 1
+
+
+async def test_resolve_delivers_the_final_report_to_the_same_recipients(harness: Harness) -> None:
+    incident_id = await declare_acked(harness)
+    await send_step_report(harness, incident_id, "report-leadership", user=COMMANDER)
+    for n in range(100):
+        state = await harness.state(incident_id)
+        todo = [
+            s
+            for s in state.steps.values()
+            if s.status in (StepStatus.OPEN, StepStatus.PENDING, StepStatus.AWAITING_APPROVAL)
+        ]
+        if not todo:
+            break
+        await harness.bot.service.skip_step(
+            key=f"skip:{n}",
+            incident_id=incident_id,
+            step=todo[0].step_id,
+            actor=COMMANDER,
+            reason="handled by phone",
+        )
+    row = await harness.incident_row(incident_id)
+    status, _ = await harness.command(
+        "resolve database restored from the off-site backup", user=COMMANDER, channel=row.channel_id
+    )
+    assert status == 200
+
+    async def resolved() -> bool:
+        return (await harness.state(incident_id)).status is Status.RESOLVED
+
+    await harness.eventually(resolved)
+    timeline = await harness.bot.service.timeline(incident_id)
+    assert [e for e in timeline if e["kind"] == "final_report"]
+
+    async def finals() -> list[dict[str, Any]]:
+        await harness.settle()
+        return [
+            a
+            for a in _posts_to(harness, LEADER)
+            if "database restored from the off-site backup" in _text(a)
+        ]
+
+    [final] = await harness.eventually(finals)
+    assert "Final report" in _text(final)
+    assert f"<#{row.channel_id}>" in _text(final)

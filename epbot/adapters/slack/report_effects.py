@@ -19,6 +19,8 @@ recipient, so a retried row never posts twice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from epbot.adapters.slack import report_render
@@ -32,7 +34,13 @@ REPORT_KINDS = frozenset({"report_sent", "final_report"})
 
 
 def _key(room: _Room, event: Event, who: str) -> str:
-    return f"report:{room.id}:{event.get('at')}:{who}"[:120]
+    """One message per event and recipient: two reports sent at the same instant (a frozen
+    test clock, or a report and the final report) still differ in kind or content."""
+    body = json.dumps(
+        [event.get("kind"), event.get("at"), event.get("data")], sort_keys=True, default=str
+    )
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    return f"report:{room.id}:{digest}:{who}"[:120]
 
 
 def _link(room: _Room) -> str | None:
