@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -140,6 +140,21 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class UnitReceipt:
+    """A unit's receipt (回执) of a notice: asked when the notice went out, confirmed by
+    the unit's responsible person (or not yet)."""
+
+    step_id: str
+    unit_id: str
+    requested_at: datetime
+    due_at: datetime | None
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    seconds: float | None  # notice -> confirmation
+    on_time: bool | None  # None: not confirmed, or no deadline
+
+
+@dataclass(frozen=True)
 class Scorecard:
     deadlines: list[Deadline]
     acks: list[RoleAck]
@@ -147,6 +162,11 @@ class Scorecard:
     receipts: list[Receipt]
     skipped: list[str]
     duration_seconds: float | None  # declared -> resolved / cancelled
+    unit_receipts: list[UnitReceipt] = field(default_factory=list)
+
+    @property
+    def unit_receipts_confirmed(self) -> int:
+        return sum(r.confirmed_at is not None for r in self.unit_receipts)
 
     @property
     def met(self) -> int:
@@ -211,6 +231,21 @@ def scorecard(state: IncidentState, end: datetime) -> Scorecard:
         if s.kind is StepKind.REPORT and s.status is StepStatus.DONE and s.done_at is not None
     ]
     skipped = [s.step_id for s in state.steps.values() if s.status is StepStatus.SKIPPED]
+    unit_receipts = [
+        UnitReceipt(
+            step_id=r.step_id,
+            unit_id=r.unit_id,
+            requested_at=r.requested_at,
+            due_at=r.due_at,
+            confirmed_at=r.confirmed_at,
+            confirmed_by=r.confirmed_by,
+            seconds=((r.confirmed_at - r.requested_at).total_seconds() if r.confirmed_at else None),
+            on_time=(
+                r.confirmed_at <= r.due_at if r.confirmed_at and r.due_at is not None else None
+            ),
+        )
+        for r in state.receipts
+    ]
     finished = ended_at(state)
     return Scorecard(
         deadlines=deadlines,
@@ -219,6 +254,7 @@ def scorecard(state: IncidentState, end: datetime) -> Scorecard:
         receipts=receipts,
         skipped=skipped,
         duration_seconds=(finished - state.declared_at).total_seconds() if finished else None,
+        unit_receipts=unit_receipts,
     )
 
 
@@ -241,6 +277,9 @@ def compare(now: Scorecard, before: Scorecard) -> list[Change]:
         Change("deadlines_met", now.met, before.met),
         Change("deadlines_missed", now.missed, before.missed),
         Change("steps_skipped", len(now.skipped), len(before.skipped)),
+        Change(
+            "unit_receipts_confirmed", now.unit_receipts_confirmed, before.unit_receipts_confirmed
+        ),
         Change("duration_seconds", now.duration_seconds, before.duration_seconds),
     ]
     earlier_acks = {a.role: a.seconds for a in before.acks}

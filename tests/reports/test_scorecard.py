@@ -111,3 +111,42 @@ async def test_closing_report_of_a_drill_shows_its_scorecard(
         text = render.closing_report(state, report(), [], ctx)
         for line in expected:
             assert line in text
+
+
+async def test_unit_receipts_of_a_notice(
+    service: IncidentService, clock: FakeClock, library: PlaybookLibrary
+) -> None:
+    from tests.reports.script import COMMANDER
+    from tests.services.conftest import key
+
+    clock.set(START)
+    iid = (
+        await service.declare(
+            key=key(),
+            playbook="db-crash",
+            severity=None,
+            report=report(),
+            reporter="U09REPORTER",
+            drill=True,
+        )
+    ).incident_id
+    await service.acknowledge_page(
+        key=key(), incident_id=iid, page="emergency-office#1", actor=COMMANDER
+    )
+    clock.set(START + timedelta(minutes=4))
+    await service.complete_step(key=key(), incident_id=iid, step="pause-uploads", actor=COMMANDER)
+    clock.set(START + timedelta(minutes=10))
+    await service.confirm_receipt(
+        key=key(), incident_id=iid, target="pause-uploads@user-it", actor="U01UIT0001"
+    )
+    rec = await load_record(service._engine, "DRILL-2026-0001", matrix=library.matrix, now=START)
+    receipts = {r.unit_id: r for r in rec.scorecard.unit_receipts}
+    assert len(receipts) == len([u for u in library.matrix.units if u.channel])
+    assert rec.scorecard.unit_receipts_confirmed == 1
+    mine = receipts["user-it"]
+    assert (mine.seconds, mine.on_time, mine.confirmed_by) == (6 * MIN, True, "U01UIT0001")
+    md = render_incident(rec, "md", locale="zh-CN", tz=TZ, matrix=library.matrix).decode()
+    assert "**各单位回执（通知确认）**: 1 / " in md
+    row = "| 用户信息化部门 | 2026-11-24 09:04:00 | 2026-11-24 09:34:00 | 2026-11-24 09:10:00"
+    assert row in md
+    assert "未确认" in md
