@@ -273,6 +273,10 @@ async def harness(database_url: str, fake: FakeSlack) -> AsyncIterator[Harness]:
         locale="en",
         timezone="Asia/Shanghai",
         incidents_channel=INCIDENTS_CHANNEL,
+        # The fake here has no rate limits, and the clock is moved by hand: pacing waits in
+        # real time, so it is tested on its own (tests/adapters/slack/test_pacing.py) and
+        # against the fake's tier limits in bench/storm.py.
+        slack_pacing=False,
     )
     bot = await build(settings, clock=FakeClock(START), slack_timeout=2)
     bot.client.backoff_start = 0.05  # retries of a failed call without seconds of real sleep

@@ -40,6 +40,17 @@ _NAME_SUFFIXES = 20
 _ALL_STAGE_EVENTS = frozenset({"status_changed", "resolved", "cancelled", "approval_decided"})
 
 Event = dict[str, Any]
+LINES_PER_POST = 20  # thread lines of one batch that go out as one message
+# Room-side effects that post in the incident channel themselves: the thread lines decided
+# before them go out first, so the channel reads in the engine's order.
+_POSTS_IN_CHANNEL = frozenset({"approval_requested"})
+
+
+@dataclass(frozen=True)
+class _Line:
+    key: str  # the event's message ref
+    thread: str | None
+    text: str
 
 
 @dataclass
@@ -96,15 +107,21 @@ class SlackEffects:
         if kind in (AudienceKind.ROOM, AudienceKind.ALL):
             await self._ensure_room(room)
             stages: set[StageId] = set()
+            lines: list[_Line] = []
             for row_id, event in rows:
                 handler = self._ROOM_HANDLERS.get(str(event.get("kind")))
                 if handler is not None:
+                    if event.get("kind") in _POSTS_IN_CHANNEL:
+                        await self._post_lines(room, lines)  # what came before stays before
                     await handler(self, room, event)
                 if kind is AudienceKind.ALL:
                     await self._to_people(room, event, None)
                     await self._to_channel(room, event, None)
-                await self._thread_reply(room, row_id, event)
+                line = await self._thread_line(room, row_id, event)
+                if line is not None:
+                    lines.append(line)
                 stages |= self._affected_stages(room, event)
+            await self._post_lines(room, lines)
             # Edits and invites touch no message order: send them side by side.
             done = await asyncio.gather(
                 self._refresh(room, stages), self._flush_invites(room), return_exceptions=True
@@ -440,17 +457,37 @@ class SlackEffects:
         "progress_report_due": report_effects.progress_prompt_dm,
     }
 
-    async def _thread_reply(self, room: _Room, row_id: int, event: dict[str, Any]) -> None:
+    async def _thread_line(self, room: _Room, row_id: int, event: Event) -> _Line | None:
+        """The line an event adds to its thread, unless it has none or is already posted."""
         key = f"event:{room.id}:{row_id}"
         if key in room.refs:
-            return
+            return None
         text = render.event_text(room.state, event, await self._ctx(room))
-        if text:
-            channel = room.row.channel_id
-            assert channel is not None
-            thread = self._thread_of(room, event)
-            posted = await self.client.post_message(channel, text, thread_ts=thread)
-            await self._remember(room, key, channel, str(posted["ts"]))
+        if not text:
+            return None
+        return _Line(key, self._thread_of(room, event), text)
+
+    async def _post_lines(self, room: _Room, lines: list[_Line]) -> None:
+        """Post the batch's thread lines, one message per thread (in the order the threads
+        first appear, each thread's lines in order), up to ``LINES_PER_POST`` a message.
+
+        Slack allows about one message a second in a channel: a line per event made a
+        busy incident's channel both slow and a wall to read. Every line's key is
+        remembered with the message it went out in, so a retry posts none of them again.
+        """
+        channel = room.row.channel_id
+        assert channel is not None
+        threads: dict[str | None, list[_Line]] = {}
+        for line in lines:
+            threads.setdefault(line.thread, []).append(line)
+        lines.clear()
+        for thread, group in threads.items():
+            for start in range(0, len(group), LINES_PER_POST):
+                chunk = group[start : start + LINES_PER_POST]
+                text = "\n".join(line.text for line in chunk)
+                posted = await self.client.post_message(channel, text, thread_ts=thread)
+                for line in chunk:
+                    await self._remember(room, line.key, channel, str(posted["ts"]))
 
     async def _closing_report(self, room: _Room, ending: str) -> None:
         """The closing report in the incident channel; a one-line summary in the announcement
