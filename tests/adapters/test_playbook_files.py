@@ -9,6 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from epbot.adapters import playbook_files
 from epbot.adapters.playbook_files import (
     LoadError,
     PlaybookLibrary,
@@ -795,7 +796,10 @@ def _touch(path: Path, text: str) -> None:
     os.utime(path, ns=(before + 10**9, before + 10**9))
 
 
-def test_new_incidents_see_edits_running_ones_keep_their_snapshot(tmp_path: Path) -> None:
+def test_new_incidents_see_edits_running_ones_keep_their_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(playbook_files, "RECHECK_SECONDS", 0.0)  # look at every access
     root = tmp_path / "pb"
     shutil.copytree(SHIPPED, root)
     library = PlaybookLibrary(root)
@@ -818,6 +822,34 @@ def test_new_incidents_see_edits_running_ones_keep_their_snapshot(tmp_path: Path
     assert Playbook.from_snapshot(snapshot).title.en == "Database fault"
     assert Playbook.from_snapshot(snapshot).content_hash() == digest
     assert library.refresh() is False  # nothing changed since
+
+
+def test_the_files_are_looked_at_most_once_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request reads the set several times on the event loop: no disk look each time."""
+    root = tmp_path / "pb"
+    shutil.copytree(SHIPPED, root)
+    library = PlaybookLibrary(root)
+    library.load()
+    looks = 0
+    fingerprint = library._fingerprint
+
+    def counted() -> tuple[tuple[str, int, int], ...]:
+        nonlocal looks
+        looks += 1
+        return fingerprint()
+
+    monkeypatch.setattr(library, "_fingerprint", counted)
+    now = [1000.0]
+    monkeypatch.setattr(playbook_files.time, "monotonic", lambda: now[0])
+    library._checked = now[0]
+    for _ in range(50):
+        assert library.get("db") is not None
+    assert looks == 0
+    now[0] += playbook_files.RECHECK_SECONDS
+    assert library.get("db") is not None
+    assert looks == 1
 
 
 def test_a_broken_edit_keeps_the_last_good_set(tmp_path: Path) -> None:
