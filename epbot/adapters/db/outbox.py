@@ -71,6 +71,18 @@ def _lane_free(now: datetime, holder: str) -> Any:
     )
 
 
+def _heads() -> Any:
+    """The oldest pending row of each lane: a lane is as due as its head (a row put off
+    holds back the rows behind it, so they never count as due on their own)."""
+    row = m.OutboxMessage
+    return (
+        sa.select(sa.func.min(col(row.id)))
+        .where(col(row.status) == "pending")
+        .group_by(col(row.ordering_key))
+        .scalar_subquery()
+    )
+
+
 async def due_lanes(
     session: AsyncSession,
     now: datetime,
@@ -79,18 +91,16 @@ async def due_lanes(
     exclude: Collection[str] = (),
     limit: int = 100,
 ) -> list[DueLane]:
-    """Lanes with a row due now that nobody else holds, most urgent first, then oldest."""
+    """Lanes whose head row is due and that nobody else holds, most urgent first, then
+    oldest."""
     row = m.OutboxMessage
-    priority = sa.func.max(col(row.priority))
-    oldest = sa.func.min(col(row.id))
     query = (
-        sa.select(col(row.ordering_key), priority)
+        sa.select(col(row.ordering_key), col(row.priority))
         .select_from(row)
         .outerjoin(m.OutboxLane, col(m.OutboxLane.key) == col(row.ordering_key))
-        .where(col(row.status) == "pending", col(row.next_attempt_at) <= now)
+        .where(col(row.id).in_(_heads()), col(row.next_attempt_at) <= now)
         .where(_lane_free(now, holder))
-        .group_by(col(row.ordering_key))
-        .order_by(priority.desc(), oldest)
+        .order_by(col(row.priority).desc(), col(row.id))
         .limit(limit + len(exclude))
     )
     result = await session.exec(query)  # type: ignore[call-overload]
@@ -99,10 +109,10 @@ async def due_lanes(
 
 
 async def next_attempt(session: AsyncSession) -> datetime | None:
-    """When the earliest pending row falls due (None: nothing pending)."""
+    """When the earliest lane head falls due (None: nothing pending)."""
     result = await session.exec(
         select(sa.func.min(m.OutboxMessage.next_attempt_at)).where(
-            col(m.OutboxMessage.status) == "pending"
+            col(m.OutboxMessage.id).in_(_heads())
         )
     )
     value = result.one_or_none()

@@ -106,26 +106,32 @@ class Delivery:
         while True:
             self._again = False
             try:
-                await self.drain()
-                await self._wake_for_deferred()
+                sent = await self.drain()
+                await self._wake_for_deferred(progressed=sent > 0)
             except Exception:  # the periodic poll retries; never kill the loop
                 log.exception("outbox drain failed")
             if not self._again:
                 return
 
-    async def _wake_for_deferred(self) -> None:
-        """Kick again when the earliest row put off (a backoff, a rate window) falls due."""
+    async def _wake_for_deferred(self, *, progressed: bool) -> None:
+        """Kick again when the earliest lane put off (a backoff, a rate window) falls due.
+
+        A lane that is due but held elsewhere (another worker or process) is looked at
+        again a second later, not at once: its holder is sending it.
+        """
         async with self._sessions() as session:
             due = await store.next_attempt(session)
         if due is None:
             return
         delay = (due - self.clock.now()).total_seconds()
-        if delay <= 0:
+        if delay <= 0 and progressed:
             self._again = True
             return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(min(delay, 300.0), self.kick)
+        self._timer = asyncio.get_running_loop().call_later(
+            min(max(delay, 1.0 if delay <= 0 else 0.01), 300.0), self.kick
+        )
 
     async def wait_idle(self) -> None:
         """Wait until a kicked drain has finished (tests, shutdown)."""

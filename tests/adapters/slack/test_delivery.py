@@ -360,3 +360,26 @@ async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
     assert len([c for c in harness.fake.calls_to("conversations.create") if c.ok]) == 1
     rows = await harness.outbox()
     assert all(r.status == "sent" for r in rows)
+
+
+async def test_a_lane_whose_head_waits_does_not_make_the_worker_spin(harness: Harness) -> None:
+    # The room's first row fails for good (kept, retried later); the rows behind it are
+    # due but must wait their turn: the worker sleeps until the head is due.
+    harness.fake.inject_failure("conversations.create", status="restricted_action", times=1)
+    await _submit(harness)
+    await harness.settle()
+    delivery = harness.bot.delivery
+    drains = 0
+    drain = delivery.drain
+
+    async def counted() -> int:
+        nonlocal drains
+        drains += 1
+        return await drain()
+
+    delivery.drain = counted  # type: ignore[method-assign]
+    delivery.kick()
+    await asyncio.sleep(1.5)
+    assert drains <= 3
+    rows = await harness.outbox()
+    assert rows[0].status == "pending"  # still waiting for its retry, nothing lost
