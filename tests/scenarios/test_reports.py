@@ -198,3 +198,26 @@ async def test_resolve_delivers_the_final_report_to_the_same_recipients(harness:
     [final] = await harness.eventually(finals)
     assert "Final report" in _text(final)
     assert f"<#{row.channel_id}>" in _text(final)
+
+
+async def test_an_update_offers_to_send_it_upward_as_a_progress_report(harness: Harness) -> None:
+    incident_id = await declare_acked(harness)
+    row = await harness.incident_row(incident_id)
+    assert row.channel_id is not None
+    status, _ = await harness.command(
+        "update replica promoted", user=COMMANDER, channel=row.channel_id
+    )
+    assert status == 200
+
+    def offers() -> list[Any]:
+        return [
+            e
+            for e in harness.fake.workspace.ephemerals
+            if e.user == COMMANDER and Action.REPORT_PROGRESS.value in json.dumps(e.blocks or [])
+        ]
+
+    [offer] = await harness.eventually(offers)
+    assert offer.channel == row.channel_id  # only the commander sees it, where they typed
+    # The offer's button opens the progress report (续报) form for this incident.
+    view = await open_report(harness, incident_id, user=COMMANDER, step=None, ref_key=None)
+    assert json.loads(str(view["private_metadata"]))["incident"] == incident_id
