@@ -69,15 +69,16 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int
         async with make_sessionmaker(run.bot.engine)() as session:
             refs = [r for r in await session.exec(select(m.MessageRef)) if r.ts]
         posted_refs = [r for r in refs if not r.key.startswith(("pin:", "topic:", "invite:"))]
-        # When each remembered message (a thread line, a page, the card...) went out,
-        # found by its ts among the calls, seconds after the run's first call.
-        first_call = run.fake.calls[0].time
+        # When each remembered message (a thread line, a page, the card...) went out, from
+        # its ts (the fake's wall clock), in seconds after the incident was decided (its
+        # first outbox row): the delivery delay, whatever the declaration itself took.
+        decided = min(r.created_at for r in rows).timestamp()
+        times = {r.key: float(r.ts) - decided for r in posted_refs}
         sent_at = {
-            str(c.response.get("ts")): c.time - first_call
+            str(c.response.get("ts"))
             for c in run.fake.calls
             if c.method == "chat.postMessage" and c.ok
         }
-        times = {r.key: sent_at[r.ts] for r in posted_refs if r.ts in sent_at}
         posts = len(sent_at)
         distinct = len({r.ts for r in posted_refs})
         lost = sum(r.status != "sent" for r in rows)
