@@ -149,8 +149,10 @@ async def test_outbox_depth_and_age_while_slack_is_down(ops_harness: Any) -> Non
     h.clock.advance(timedelta(minutes=4))  # past the ack timeout and first reminders
     rows = await h.outbox()
     samples = await _scrape(h)
-    assert rows
-    assert _get(samples, "epbot_outbox_messages", status="pending") == len(rows)
+    pending = [r for r in rows if r.status == "pending"]
+    assert pending  # the room's rows wait for the channel (page DMs need not)
+    assert all(r.status == "pending" for r in rows if r.ordering_key.startswith("room:"))
+    assert _get(samples, "epbot_outbox_messages", status="pending") == len(pending)
     assert _get(samples, "epbot_outbox_oldest_pending_seconds") == 240
     assert _get(samples, "epbot_timers_overdue") > 0  # nothing ticked past the ack timeout
     failed = [c for c in h.fake.calls_to("conversations.create") if not c.ok]
@@ -161,5 +163,5 @@ async def test_outbox_depth_and_age_while_slack_is_down(ops_harness: Any) -> Non
         method="conversations.create",
         outcome="internal_error",
     )
-    assert calls == len(failed) // 2  # each failed call was one retry (by slack_sdk) of a 500
+    assert calls == len(failed)  # every attempt is counted, retries (epbot's own) included
 
