@@ -21,6 +21,21 @@ fake = e2e.fake
 harness = e2e.harness
 
 
+def _another_worker(harness: Harness, holder: str | None = None) -> Delivery:
+    """A second outbox worker over the same database, as another process would run."""
+    first = harness.bot.delivery
+    return Delivery(
+        engine=harness.bot.engine,
+        client=first.client,
+        playbooks=first.playbooks,
+        clock=first.clock,
+        locale=first.locale,
+        tz=first.tz,
+        incidents_channel=first.incidents_channel,
+        holder=holder,
+    )
+
+
 async def _submit(harness: Harness) -> int:
     status, _ = await harness.submit_report(view_id="V0FAULTS")
     assert status == 200
@@ -174,16 +189,7 @@ async def test_a_slow_delivery_keeps_its_lane_so_no_other_worker_sends_twice(
     status, _ = await harness.submit_report(view_id="V0LEASE")
     assert status == 200
     await harness.eventually(lambda: harness.fake.calls_to("conversations.create"))
-    first = harness.bot.delivery
-    second = Delivery(
-        engine=harness.bot.engine,
-        client=first.client,
-        playbooks=first.playbooks,
-        clock=first.clock,
-        locale=first.locale,
-        tz=first.tz,
-        incidents_channel=first.incidents_channel,
-    )
+    second = _another_worker(harness)
     for _ in range(6):  # 1.8 s of the fake clock: four lease lengths
         harness.clock.advance(timedelta(seconds=0.3))
         await asyncio.sleep(0.15)
@@ -224,16 +230,7 @@ async def test_two_workers_draining_one_outbox_deliver_each_row_once(harness: Ha
         await session.exec(sa.delete(m.MessageRef))  # type: ignore[call-overload]
         await session.exec(sa.update(m.Incident).values(channel_id=None, card_ts=None))  # type: ignore[call-overload]
         await session.exec(sa.update(m.OutboxMessage).values(status="pending", attempts=0))  # type: ignore[call-overload]
-    second = Delivery(
-        engine=harness.bot.engine,
-        client=first.client,
-        playbooks=first.playbooks,
-        clock=first.clock,
-        locale=first.locale,
-        tz=first.tz,
-        incidents_channel=first.incidents_channel,
-        holder="second-process",
-    )
+    second = _another_worker(harness, holder="second-process")
     await asyncio.gather(first.drain(), second.drain(), first.drain(), second.drain())
     await _deliver_all(harness)
     created = [c for c in harness.fake.calls_to("conversations.create") if c.ok]
@@ -312,17 +309,7 @@ async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
 ) -> None:
     # A worker that claimed every lane and died (it never sends, never renews, never
     # releases): nobody else sends those lanes until the lease runs out, then one does.
-    first = harness.bot.delivery
-    dead = Delivery(
-        engine=harness.bot.engine,
-        client=first.client,
-        playbooks=first.playbooks,
-        clock=first.clock,
-        locale=first.locale,
-        tz=first.tz,
-        incidents_channel=first.incidents_channel,
-        holder="dead-process",
-    )
+    dead = _another_worker(harness, holder="dead-process")
     # Declared through the service alone: nothing kicks a live worker.
     await harness.bot.service.declare(
         key="dead-worker",
@@ -343,16 +330,7 @@ async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
     )
     claimed = await dead._claim_lanes(exclude=set(), limit=100)
     assert claimed
-    survivor = Delivery(
-        engine=harness.bot.engine,
-        client=first.client,
-        playbooks=first.playbooks,
-        clock=first.clock,
-        locale=first.locale,
-        tz=first.tz,
-        incidents_channel=first.incidents_channel,
-        holder="survivor",
-    )
+    survivor = _another_worker(harness, holder="survivor")
     assert await survivor.drain() == 0
     assert not harness.fake.calls_to("conversations.create")
     harness.clock.advance(delivery_module.LEASE + timedelta(seconds=1))
