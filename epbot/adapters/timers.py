@@ -150,9 +150,11 @@ class SchedulerTimers:
             self._rung.clear()
             if self._gate is not None and not self._gate():
                 continue  # another process leads the timers
-            self._ticking = asyncio.current_task()
+            # The tick is its own task so that shutdown can wait for this tick alone (waiting
+            # for the runner, which loops forever, held every stop for the whole grace).
+            self._ticking = asyncio.ensure_future(self._tick())
             try:
-                await self._tick()
+                await self._ticking
                 self.ticks += 1
             except Exception:  # a failed tick must not kill the alarm clock; the poll retries
                 log.exception("timer tick failed; will retry at the next poll")
