@@ -1,5 +1,6 @@
 """A page ends: its person (or a backup of the role) acknowledges it, or its ack timer
-fires and the next person, then the role's escalation target, is paged."""
+fires and the next person, then the role's escalation target, is paged.
+"""
 
 from __future__ import annotations
 

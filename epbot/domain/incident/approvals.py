@@ -1,5 +1,6 @@
 """Opening an approval: its key, its kind (escalation, decision, gated step), its
-expiry timer; and which step is the playbook's escalation gate."""
+expiry timer; and which step is the playbook's escalation gate.
+"""
 
 from __future__ import annotations
 

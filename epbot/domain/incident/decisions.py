@@ -1,5 +1,6 @@
 """Approvals decided by people: asking for escalation, approving or refusing, asking
-again after a refusal; and an approval that expires unanswered."""
+again after a refusal; and an approval that expires unanswered.
+"""
 
 from __future__ import annotations
 

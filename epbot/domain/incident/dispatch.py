@@ -1,5 +1,6 @@
 """The entry points: ``declare`` opens an incident, ``decide`` dispatches a command to
-its handler through one table, and ``fire`` routes a due timer to its reaction."""
+its handler through one table, and ``fire`` routes a due timer to its reaction.
+"""
 
 from __future__ import annotations
 

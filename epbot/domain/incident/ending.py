@@ -1,5 +1,6 @@
 """How an incident ends: resolved (with its 终报), closed, or cancelled as a false alarm
-(误报)."""
+(误报).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """How an incident moves: status transitions, entering a stage, opening steps whose
-dependencies are finished, finishing a step, and advancing to command and coordination."""
+dependencies are finished, finishing a step, and advancing to command and coordination.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Who a notice or report reaches: a role's people, a unit's channel; a broadcast
-step's notice and the receipts (回执) it asks of each unit."""
+step's notice and the receipts (回执) it asks of each unit.
+"""
 
 from __future__ import annotations
 

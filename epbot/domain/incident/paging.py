@@ -1,5 +1,6 @@
 """Paging a role: who its current person is, and sending a page (with its ack timer)
-unless the role already answered."""
+unless the role already answered.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Reports and receipts: delivering a 信息报告 / 续报, the 续报 prompt when one is due,
-a unit confirming a notice (回执), and a receipt not confirmed in time."""
+a unit confirming a notice (回执), and a receipt not confirmed in time.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Changing the severity (Art. 5): the steps that now apply start, with their clocks
-counted from the change; those that no longer apply end, on the record."""
+counted from the change; those that no longer apply end, on the record.
+"""
 
 from __future__ import annotations
 

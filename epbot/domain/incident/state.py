@@ -1,5 +1,6 @@
 """What an incident is: its statuses, the ``TRANSITIONS`` table, and the records of its
-steps, approvals, pages, receipts and timers. The bottom of the package: imports nothing of it."""
+steps, approvals, pages, receipts and timers. The bottom of the package: imports nothing of it.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The commands on one step: complete, check in, skip, reassign; posting an update; and
-what a step's reminder, deadline and nudge timers do when they fire."""
+what a step's reminder, deadline and nudge timers do when they fire.
+"""
 
 from __future__ import annotations
 

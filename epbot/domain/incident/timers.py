@@ -1,5 +1,6 @@
 """The incident's timer rows: adding and cancelling them, a step's deadline and reminders,
-nudges after the deadline, the 续报 prompt, and the queries the card and scheduler read."""
+nudges after the deadline, the 续报 prompt, and the queries the card and scheduler read.
+"""
 
 from __future__ import annotations
 
