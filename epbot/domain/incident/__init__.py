@@ -35,7 +35,7 @@ from epbot.domain.incident.commands import (
     SkipStep,
 )
 from epbot.domain.incident.dispatch import decide, declare
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.notices import (
     progress_recipients,
     receipt,
@@ -85,6 +85,7 @@ __all__ = [
     "ConfirmReceipt",
     "DecideApproval",
     "Event",
+    "EventKind",
     "FireTimer",
     "IncidentState",
     "PageReason",

@@ -9,7 +9,7 @@ from typing import Any
 
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident.commands import AcknowledgePage, FireTimer
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import transition
 from epbot.domain.incident.paging import page_role, send_page
 from epbot.domain.incident.state import (
@@ -37,7 +37,7 @@ def acknowledge(state: IncidentState, cmd: AcknowledgePage, now: datetime) -> li
     cancel_timers(state, TimerKind.PAGE_ACK, lambda t: t.startswith(page.role + "#"))
     events = [
         Event(
-            "page_acknowledged",
+            EventKind.PAGE_ACKNOWLEDGED,
             cmd.actor,
             now,
             {
@@ -70,7 +70,7 @@ def page_timed_out(
     page.timed_out_at = now
     events = [
         Event(
-            "page_timed_out",
+            EventKind.PAGE_TIMED_OUT,
             SYSTEM,
             now,
             {
@@ -96,7 +96,7 @@ def page_timed_out(
     )
     events.append(
         Event(
-            "role_exhausted",
+            EventKind.ROLE_EXHAUSTED,
             SYSTEM,
             now,
             {"role": page.role, "escalate_to": target, "already_paged": waiting},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from epbot.domain.deadlines import DEFAULT_APPROVAL_TIMEOUT
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.state import ApprovalState, IncidentState, TimerKind
 from epbot.domain.incident.timers import add_timer
 from epbot.domain.matrix import ApprovalKind
@@ -67,7 +67,7 @@ def request_approval(
     add_timer(state, TimerKind.APPROVAL_EXPIRY, key, due)
     return [
         Event(
-            "approval_requested",
+            EventKind.APPROVAL_REQUESTED,
             actor,
             now,
             {

@@ -11,7 +11,7 @@ from epbot.domain.deadlines import DEFAULT_APPROVAL_TIMEOUT
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident.approvals import approval_key, escalation_step, request_approval
 from epbot.domain.incident.commands import AskAgain, DecideApproval, FireTimer, RequestEscalation
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import finish_step, maybe_advance, transition
 from epbot.domain.incident.paging import page_role
 from epbot.domain.incident.state import (
@@ -40,7 +40,7 @@ def request_escalation(state: IncidentState, cmd: RequestEscalation, now: dateti
         for a in state.approvals.values()
     ):
         raise DomainError(ErrorCode.ALREADY_ESCALATED)
-    events = [Event("escalation_requested", cmd.actor, now, {"reason": cmd.reason})]
+    events = [Event(EventKind.ESCALATION_REQUESTED, cmd.actor, now, {"reason": cmd.reason})]
     gate = escalation_step(state)
     if gate is not None:
         step = state.steps[gate.id]
@@ -90,7 +90,7 @@ def decide_approval(state: IncidentState, cmd: DecideApproval, now: datetime) ->
     cancel_timers(state, TimerKind.APPROVAL_EXPIRY, lambda t: t == approval.key)
     events = [
         Event(
-            "approval_decided",
+            EventKind.APPROVAL_DECIDED,
             cmd.actor,
             now,
             {
@@ -113,7 +113,7 @@ def decide_approval(state: IncidentState, cmd: DecideApproval, now: datetime) ->
             enters = spec.enters_stage
         else:
             step.status = StepStatus.OPEN
-            events.append(Event("step_unblocked", cmd.actor, now, {"step": step.step_id}))
+            events.append(Event(EventKind.STEP_UNBLOCKED, cmd.actor, now, {"step": step.step_id}))
     elif approval.kind is ApprovalKind.ESCALATION and cmd.approve:
         enters = StageId.EMERGENCY_RESPONSE
     if enters is StageId.EMERGENCY_RESPONSE and state.is_open:
@@ -138,7 +138,7 @@ def _refuse_step(
     ]
     return [
         Event(
-            "step_rejected",
+            EventKind.STEP_REJECTED,
             actor,
             now,
             {"step": step.step_id, "kind": step.kind.value, "note": reason, "held": waiting},
@@ -163,7 +163,7 @@ def ask_again(state: IncidentState, cmd: AskAgain, now: datetime) -> list[Event]
     step.done_at = step.done_by = step.note = None
     events = [
         Event(
-            "approval_asked_again",
+            EventKind.APPROVAL_ASKED_AGAIN,
             cmd.actor,
             now,
             {
@@ -196,7 +196,7 @@ def approval_expired(
     approval.expired = True
     events = [
         Event(
-            "approval_expired",
+            EventKind.APPROVAL_EXPIRED,
             SYSTEM,
             now,
             {

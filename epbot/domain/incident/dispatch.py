@@ -36,7 +36,7 @@ from epbot.domain.incident.decisions import (
     request_escalation,
 )
 from epbot.domain.incident.ending import cancel, close, resolve
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import enter_stage
 from epbot.domain.incident.paging import page_role
 from epbot.domain.incident.reporting import (
@@ -84,7 +84,7 @@ def declare(
         )
     events = [
         Event(
-            "declared",
+            EventKind.DECLARED,
             reporter,
             now,
             {

@@ -9,7 +9,7 @@ from datetime import datetime
 from epbot.domain.errors import DomainError, ErrorCode, joined
 from epbot.domain.incident.approvals import escalation_step
 from epbot.domain.incident.commands import Cancel, Close, ReportKind, Resolve
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import transition
 from epbot.domain.incident.notices import progress_recipients, recipients
 from epbot.domain.incident.severity import may_judge_severity
@@ -47,7 +47,7 @@ def resolve(state: IncidentState, cmd: Resolve, now: datetime) -> list[Event]:
         )
         if needless and not step.finished:
             step.status = StepStatus.NOT_APPLICABLE
-    events.append(Event("resolved", cmd.actor, now, {"summary": cmd.summary}))
+    events.append(Event(EventKind.RESOLVED, cmd.actor, now, {"summary": cmd.summary}))
     reported = StageId.EMERGENCY_RESPONSE in state.stages or any(
         s.kind is StepKind.REPORT and s.status is StepStatus.DONE for s in state.steps.values()
     )
@@ -56,7 +56,7 @@ def resolve(state: IncidentState, cmd: Resolve, now: datetime) -> list[Event]:
     # 终报: the closing report goes to whoever received the progress reports.
     events.append(
         Event(
-            "final_report",
+            EventKind.FINAL_REPORT,
             cmd.actor,
             now,
             {
@@ -85,5 +85,5 @@ def cancel(state: IncidentState, cmd: Cancel, now: datetime) -> list[Event]:
         raise DomainError(ErrorCode.REASON_REQUIRED)
     events = transition(state, Transition.CANCEL, cmd.actor, now)
     state.cancelled_at, state.cancel_reason = now, cmd.reason
-    events.append(Event("cancelled", cmd.actor, now, {"reason": cmd.reason}))
+    events.append(Event(EventKind.CANCELLED, cmd.actor, now, {"reason": cmd.reason}))
     return events

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident.approvals import approval_key, request_approval
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.notices import broadcast
 from epbot.domain.incident.paging import current_person, page_role
 from epbot.domain.incident.state import (
@@ -42,7 +42,9 @@ def transition(state: IncidentState, how: Transition, actor: str, now: datetime)
     if target is None:
         raise DomainError(ErrorCode.ILLEGAL_TRANSITION, status=state.status.value, action=how.value)
     before, state.status = state.status, target
-    events = [Event("status_changed", actor, now, {"from": before.value, "to": target.value})]
+    events = [
+        Event(EventKind.STATUS_CHANGED, actor, now, {"from": before.value, "to": target.value})
+    ]
     stage = _STAGE_OF_STATUS.get(target)
     if stage is not None:
         events += enter_stage(state, stage, now, page_reason=PageReason.STAGE)
@@ -62,7 +64,7 @@ def enter_stage(
     if stage_id in state.stages:
         return []
     state.stages[stage_id] = now
-    events = [Event("stage_entered", SYSTEM, now, {"stage": stage_id.value})]
+    events = [Event(EventKind.STAGE_ENTERED, SYSTEM, now, {"stage": stage_id.value})]
     stage = state.playbook.stage(stage_id)
     roles: list[str] = []
     for spec in stage.steps if stage else ():
@@ -98,7 +100,11 @@ def activate(state: IncidentState, spec: Step, now: datetime) -> list[Event]:
         key = approval_key(state, spec.id)
         return request_approval(state, key, spec.requires_approval, spec, SYSTEM, now)
     step.status = StepStatus.OPEN
-    return [Event("step_opened", SYSTEM, now, {"step": spec.id, "assignee": step.assignee})]
+    return [Event(EventKind.STEP_OPENED, SYSTEM, now, {"step": spec.id, "assignee": step.assignee})]
+
+
+# How a step can finish, and the event that says so.
+_FINISHED = {StepStatus.DONE: EventKind.STEP_DONE, StepStatus.SKIPPED: EventKind.STEP_SKIPPED}
 
 
 def finish_step(
@@ -121,7 +127,7 @@ def finish_step(
     spec = state.playbook.step(step.step_id)
     events = [
         Event(
-            f"step_{status.value}",
+            _FINISHED[status],
             actor,
             now,
             {

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from epbot.domain.errors import DomainError, ErrorCode
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.state import IncidentState, ReceiptState, TimerKind
 from epbot.domain.incident.timers import add_timer
 from epbot.domain.playbook import BroadcastTarget, Recipient, Step
@@ -72,7 +72,7 @@ def broadcast(state: IncidentState, spec: Step, actor: str, now: datetime) -> Ev
                 }
             )
     return Event(
-        "broadcast",
+        EventKind.BROADCAST,
         actor,
         now,
         {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.state import SYSTEM, IncidentState, PageReason, PageState, TimerKind
 from epbot.domain.incident.timers import add_timer
 
@@ -31,7 +31,7 @@ def page_role(
     """Page a role's current person, unless the role already answered (or is being paged)."""
     members = state.members(role_id)
     if not members:
-        return [Event("page_failed", SYSTEM, now, {"role": role_id, "reason": "no people"})]
+        return [Event(EventKind.PAGE_FAILED, SYSTEM, now, {"role": role_id, "reason": "no people"})]
     pages = [p for p in state.pages if p.role == role_id]
     acked = next((p for p in pages if p.acked_at), None)
     if not force and (acked is not None or any(p.timed_out_at is None for p in pages)):
@@ -62,7 +62,7 @@ def send_page(
         add_timer(state, TimerKind.PAGE_ACK, page.key, now + state.matrix.role(role_id).ack_timeout)
     return [
         Event(
-            "paged",
+            EventKind.PAGED,
             SYSTEM,
             now,
             {

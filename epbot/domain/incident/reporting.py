@@ -9,7 +9,7 @@ from typing import Any
 
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident.commands import ConfirmReceipt, FireTimer, ReportKind, SendReport
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import finish_step
 from epbot.domain.incident.notices import progress_recipients, receipt, receipt_counts, recipients
 from epbot.domain.incident.paging import current_person, page_role
@@ -59,7 +59,7 @@ def send_report(state: IncidentState, cmd: SendReport, now: datetime) -> list[Ev
     }
     if step is not None:
         data["on_time"] = step.due_at is None or now <= step.due_at
-    events = [Event("report_sent", cmd.actor, now, data)]
+    events = [Event(EventKind.REPORT_SENT, cmd.actor, now, data)]
     if kind is ReportKind.PROGRESS:
         restart_progress_prompts(state, now)
     if step is not None:
@@ -92,7 +92,7 @@ def progress_prompt(
     commander = state.commander or current_person(state, state.playbook.commander_role)
     return [
         Event(
-            "progress_report_due",
+            EventKind.PROGRESS_REPORT_DUE,
             SYSTEM,
             now,
             {
@@ -127,7 +127,7 @@ def confirm_receipt(state: IncidentState, cmd: ConfirmReceipt, now: datetime) ->
     done, asked = receipt_counts(state, found.step_id)
     return [
         Event(
-            "receipt_confirmed",
+            EventKind.RECEIPT_CONFIRMED,
             cmd.actor,
             now,
             {
@@ -159,7 +159,7 @@ def receipt_due(
         "paged": found.nudged_at is not None,
         **lateness,
     }
-    events = [Event("receipt_overdue", SYSTEM, now, data)]
+    events = [Event(EventKind.RECEIPT_OVERDUE, SYSTEM, now, data)]
     if found.nudged_at is None:
         found.nudged_at = now
         if spec.receipt_within is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident.commands import ChangeSeverity
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import activate, maybe_advance
 from epbot.domain.incident.paging import current_person, page_role
 from epbot.domain.incident.state import (
@@ -45,7 +45,7 @@ def change_severity(state: IncidentState, cmd: ChangeSeverity, now: datetime) ->
     state.severity = cmd.severity
     events = [
         Event(
-            "severity_changed",
+            EventKind.SEVERITY_CHANGED,
             cmd.actor,
             now,
             {
@@ -118,7 +118,7 @@ def _end_step(
     step.status = StepStatus.NOT_APPLICABLE
     return [
         Event(
-            "step_not_applicable",
+            EventKind.STEP_NOT_APPLICABLE,
             cmd.actor,
             now,
             {"step": step.step_id, "severity": cmd.severity.value, "reason": cmd.reason},

@@ -16,7 +16,7 @@ from epbot.domain.incident.commands import (
     ReassignStep,
     SkipStep,
 )
-from epbot.domain.incident.events import Event
+from epbot.domain.incident.events import Event, EventKind
 from epbot.domain.incident.flow import finish_step
 from epbot.domain.incident.paging import page_role
 from epbot.domain.incident.state import (
@@ -121,7 +121,7 @@ def reassign(state: IncidentState, cmd: ReassignStep, now: datetime) -> list[Eve
     before, step.assignee = step.assignee, cmd.assignee
     return [
         Event(
-            "step_reassigned",
+            EventKind.STEP_REASSIGNED,
             cmd.actor,
             now,
             {
@@ -136,7 +136,9 @@ def reassign(state: IncidentState, cmd: ReassignStep, now: datetime) -> list[Eve
 def post_update(state: IncidentState, cmd: PostUpdate, now: datetime) -> list[Event]:
     if not cmd.text.strip():
         raise DomainError(ErrorCode.REASON_REQUIRED)
-    return [Event("update_posted", cmd.actor, now, {"text": cmd.text, "status": state.status})]
+    return [
+        Event(EventKind.UPDATE_POSTED, cmd.actor, now, {"text": cmd.text, "status": state.status})
+    ]
 
 
 def step_timer(
@@ -159,10 +161,10 @@ def step_timer(
         # the overdue notice does not: drop it rather than send "due soon" after the fact.
         if step.due_at is not None and now >= step.due_at:
             return []
-        return [Event("step_reminder", SYSTEM, now, data)]
+        return [Event(EventKind.STEP_REMINDER, SYSTEM, now, data)]
     if timer.kind is TimerKind.STEP_DUE:
         step.overdue_at = now
-        events = [Event("step_overdue", SYSTEM, now, data)]
+        events = [Event(EventKind.STEP_OVERDUE, SYSTEM, now, data)]
         if spec.escalate_to:
             events += page_role(
                 state, spec.escalate_to, PageReason.OVERDUE, now, step_id=step.step_id, force=True
@@ -170,4 +172,4 @@ def step_timer(
         schedule_nudge(state, spec, timer.due_at, now)
         return events
     schedule_nudge(state, spec, timer.due_at, now)
-    return [Event("step_nudge", SYSTEM, now, data)]
+    return [Event(EventKind.STEP_NUDGE, SYSTEM, now, data)]
