@@ -125,3 +125,9 @@ def test_importing_the_domain_loads_no_forbidden_package() -> None:
         cwd=DOMAIN.parents[1],
     )
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("path", MODULES, ids=module_name)
+def test_every_domain_module_stays_under_500_lines(path: Path) -> None:
+    """Small modules with one job: a module that grows past this is split by job."""
+    assert len(path.read_text(encoding="utf-8").splitlines()) < 500
