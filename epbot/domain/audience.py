@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from epbot.domain.incident.events import EventKind
+
 
 class AudienceKind(StrEnum):
     ROOM = "room"  # the incident channel (its card, checklists, thread) and announcements
@@ -47,7 +49,7 @@ class Audience:
         return cls(parsed, target)
 
 
-def audiences(incident_id: int, kind: str, data: dict[str, Any]) -> list[Audience]:
+def audiences(incident_id: int, kind: EventKind, data: dict[str, Any]) -> list[Audience]:
     """The audiences of one event, the incident's room first.
 
     The room hears of everything (thread line, card); people hear of what asks them to act,
@@ -56,21 +58,22 @@ def audiences(incident_id: int, kind: str, data: dict[str, Any]) -> list[Audienc
     """
     room = Audience(AudienceKind.ROOM, str(incident_id))
     found = [room]
-    if kind == "paged" and data.get("person"):
-        found.append(Audience(AudienceKind.PERSON, str(data["person"]), Urgency.ACT))
-    elif kind == "approval_requested":
-        for person in data.get("approvers") or ():
-            found.append(Audience(AudienceKind.PERSON, str(person), Urgency.ACT))
-    elif kind == "broadcast":
-        for channel in data.get("channels") or ():
-            found.append(Audience(AudienceKind.CHANNEL, str(channel)))
-    elif kind in ("report_sent", "final_report"):  # 信息报告 / 续报 / 终报 to their recipients
-        for person in data.get("people") or ():
-            found.append(Audience(AudienceKind.PERSON, str(person)))
-        for channel in data.get("channels") or ():
-            found.append(Audience(AudienceKind.CHANNEL, str(channel)))
-    elif kind == "receipt_overdue" and data.get("channel"):  # a late 回执: nudge the unit
-        found.append(Audience(AudienceKind.CHANNEL, str(data["channel"])))
-    elif kind == "progress_report_due" and data.get("commander"):
-        found.append(Audience(AudienceKind.PERSON, str(data["commander"]), Urgency.ACT))
+    match kind:
+        case EventKind.PAGED if data.get("person"):
+            found.append(Audience(AudienceKind.PERSON, str(data["person"]), Urgency.ACT))
+        case EventKind.APPROVAL_REQUESTED:
+            for person in data.get("approvers") or ():
+                found.append(Audience(AudienceKind.PERSON, str(person), Urgency.ACT))
+        case EventKind.BROADCAST:
+            for channel in data.get("channels") or ():
+                found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+        case EventKind.REPORT_SENT | EventKind.FINAL_REPORT:  # 信息报告 / 续报 / 终报
+            for person in data.get("people") or ():
+                found.append(Audience(AudienceKind.PERSON, str(person)))
+            for channel in data.get("channels") or ():
+                found.append(Audience(AudienceKind.CHANNEL, str(channel)))
+        case EventKind.RECEIPT_OVERDUE if data.get("channel"):  # a late 回执: nudge the unit
+            found.append(Audience(AudienceKind.CHANNEL, str(data["channel"])))
+        case EventKind.PROGRESS_REPORT_DUE if data.get("commander"):
+            found.append(Audience(AudienceKind.PERSON, str(data["commander"]), Urgency.ACT))
     return list(dict.fromkeys(found))

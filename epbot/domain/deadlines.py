@@ -1,8 +1,7 @@
-"""Due times, reminder offsets, nudges and the next wake-up. Pure: time is an argument."""
+"""Due times, reminder offsets and nudges. Pure: time is an argument."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,12 +49,3 @@ def next_nudge(step: Step, after: datetime) -> datetime | None:
     if repeat is None or repeat <= timedelta(0):
         return None
     return after + repeat
-
-
-def is_overdue(due_at: datetime | None, now: datetime) -> bool:
-    return due_at is not None and now >= due_at
-
-
-def next_wakeup(due_times: Iterable[datetime]) -> datetime | None:
-    """The earliest of ``due_times`` (the scheduler's next alarm), or None."""
-    return min(due_times, default=None)

@@ -36,10 +36,6 @@ class Person(_Frozen):
     name: str | None = None
     phone: str | None = None
 
-    @property
-    def is_email(self) -> bool:
-        return "@" in self.ref
-
 
 class Unit(_Frozen):
     id: str
@@ -91,9 +87,6 @@ class Matrix(_Frozen):
                 return person
         return Person(ref=ref)
 
-    def roles_of(self, person_ref: str) -> tuple[Role, ...]:
-        return tuple(r for r in self.roles if person_ref in r.people)
-
     def may_approve(self, role_id: str, kind: ApprovalKind) -> bool:
         return kind in self.role(role_id).may_approve
 
@@ -101,24 +94,3 @@ class Matrix(_Frozen):
         """The people of a role in paging order (primary first), with directory details."""
         return tuple(self.person(ref) for ref in self.role(role_id).people)
 
-    def escalation_chain(self, role_id: str) -> tuple[str, ...]:
-        """``role_id`` and the roles paged after it, in order; stops before any repeat."""
-        chain: list[str] = []
-        current: str | None = role_id
-        while current is not None and current not in chain:
-            chain.append(current)
-            try:
-                current = self.role(current).escalate_to
-            except KeyError:
-                break
-        return tuple(chain)
-
-    def approvers(self, kind: ApprovalKind) -> tuple[Role, ...]:
-        """The roles that may approve ``kind``."""
-        return tuple(r for r in self.roles if kind in r.may_approve)
-
-    def channels(self, *, subordinate_only: bool = False) -> tuple[str, ...]:
-        """Slack channels of every unit (or only of subordinate units), in matrix order."""
-        return tuple(
-            u.channel for u in self.units if u.channel and (u.subordinate or not subordinate_only)
-        )

@@ -222,12 +222,6 @@ class Playbook(_Frozen):
                 return step
         raise KeyError(step_id)
 
-    def stage_of(self, step_id: str) -> StageId:
-        for stage, step in self.iter_steps():
-            if step.id == step_id:
-                return stage.id
-        raise KeyError(step_id)
-
     def stage(self, stage_id: StageId) -> Stage | None:
         return next((s for s in self.stages if s.id == stage_id), None)
 

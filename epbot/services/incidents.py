@@ -164,7 +164,7 @@ class IncidentService:
         """A refused attempt (wrong person) is itself on the timeline."""
         actor = getattr(command, "actor", dom.SYSTEM)
         event = dom.Event(
-            "refused",
+            dom.EventKind.REFUSED,
             actor,
             self.clock.now(),
             {

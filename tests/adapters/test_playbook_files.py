@@ -725,7 +725,7 @@ def test_plan_specifics(shipped: PlaybookSet) -> None:
     pause, resume = db.step("pause-uploads"), db.step("resume-uploads")
     assert pause.kind is resume.kind is StepKind.BROADCAST
     assert pause.broadcast_to is resume.broadcast_to is BroadcastTarget.ALL_UNITS
-    assert db.stage_of("pause-uploads") is StageId.REPORT
+    assert [st.id for st, s in db.iter_steps() if s.id == "pause-uploads"] == [StageId.REPORT]
     assert "recover-data" in resume.depends_on
     stop = by_id["attack"].step("stop-system")
     assert stop.requires_approval is not None

@@ -9,9 +9,7 @@ import pytest
 from epbot.domain.deadlines import (
     Anchors,
     due_time,
-    is_overdue,
     next_nudge,
-    next_wakeup,
     reminder_times,
 )
 from epbot.domain.playbook import Step
@@ -71,19 +69,3 @@ def test_reminder_times(before, now, expected) -> None:
 )
 def test_next_nudge(repeat, expected) -> None:
     assert next_nudge(step(reminders={"repeat": repeat}), T0) == expected
-
-
-@pytest.mark.parametrize(
-    ("due", "now", "expected"),
-    [(None, T0, False), (T0, T0 - M, False), (T0, T0, True), (T0, T0 + M, True)],
-)
-def test_is_overdue(due, now, expected) -> None:
-    assert is_overdue(due, now) is expected
-
-
-@pytest.mark.parametrize(
-    ("times", "expected"),
-    [([], None), ([T0 + M], T0 + M), ([T0 + 5 * M, T0 + M, T0 + 3 * M], T0 + M)],
-)
-def test_next_wakeup(times, expected) -> None:
-    assert next_wakeup(iter(times)) == expected

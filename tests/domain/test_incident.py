@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from typing import get_args
 
 import pytest
 
@@ -27,8 +28,11 @@ from epbot.domain.incident import (
     SkipStep,
     Status,
     StepStatus,
+    TimerKind,
     Transition,
+    dispatch,
 )
+from epbot.domain.incident.flow import transition
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import Playbook, Severity, StageId, StepKind
 
@@ -246,6 +250,12 @@ def test_transition_table_is_exactly_the_plan() -> None:
     assert TRANSITIONS == EXPECTED
 
 
+def test_every_command_and_every_timer_kind_has_its_handler() -> None:
+    """A command or timer kind added without a handler fails here, not in production."""
+    assert set(dispatch._HANDLERS) == set(get_args(dom.Command))
+    assert set(dispatch._ON_TIMER) == set(TimerKind)
+
+
 @pytest.mark.parametrize(("status", "how"), list(product(Status, Transition)))
 def test_every_status_and_transition(status: Status, how: Transition) -> None:
     state, _ = declare()
@@ -253,11 +263,11 @@ def test_every_status_and_transition(status: Status, how: Transition) -> None:
     target = EXPECTED.get((status, how))
     if target is None:
         with pytest.raises(DomainError) as err:
-            dom._transition(state, how, "O1", T0)
+            transition(state, how, "O1", T0)
         assert err.value.code is ErrorCode.ILLEGAL_TRANSITION
         assert state.status is status
     else:
-        events = dom._transition(state, how, "O1", T0)
+        events = transition(state, how, "O1", T0)
         assert state.status is target
         assert events[0].data == {"from": status.value, "to": target.value}
 

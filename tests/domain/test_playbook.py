@@ -104,7 +104,6 @@ def test_matches_id_and_aliases(name: str, matches: bool) -> None:
 def test_lookups() -> None:
     pb = Playbook.model_validate(playbook_data())
     assert pb.names == ("demo", "dm", "演示")
-    assert pb.stage_of("fix") is StageId.INITIAL_HANDLING
     assert pb.stage(StageId.COMMAND) is None
     assert [s.id for _, s in pb.iter_steps()] == ["tell", "fix"]
     with pytest.raises(KeyError):

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 DOMAIN = Path(__file__).resolve().parents[2] / "epbot" / "domain"
-MINE = ["playbook.py", "matrix.py", "durations.py", "validation.py"]
+VALIDATION = sorted(f"validation/{p.name}" for p in (DOMAIN / "validation").glob("*.py"))
+MINE = ["playbook.py", "matrix.py", "durations.py", *VALIDATION]
 FORBIDDEN = {
     "yaml",
     "slack_sdk",
@@ -20,6 +21,11 @@ FORBIDDEN = {
     "pathlib",
     "io",
 }
+
+
+def test_validation_is_a_package_of_modules() -> None:
+    assert "validation/__init__.py" in VALIDATION
+    assert len(VALIDATION) > 1
 
 
 @pytest.mark.parametrize("name", MINE)
