@@ -144,6 +144,9 @@ class SchedulerTimers:
         self.next_wake = None
         self._rung.set()
 
+    async def _tick_once(self) -> None:
+        await self._tick()
+
     async def _run_ticks(self) -> None:
         while True:
             await self._rung.wait()
@@ -152,7 +155,7 @@ class SchedulerTimers:
                 continue  # another process leads the timers
             # The tick is its own task so that shutdown can wait for this tick alone (waiting
             # for the runner, which loops forever, held every stop for the whole grace).
-            self._ticking = asyncio.ensure_future(self._tick())
+            self._ticking = asyncio.ensure_future(self._tick_once())
             try:
                 await self._ticking
                 self.ticks += 1
