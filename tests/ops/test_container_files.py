@@ -309,24 +309,32 @@ def test_the_built_wheel_migrates_checks_and_serves_from_elsewhere(
     """Build stage: ``pip wheel`` + install into a venv. Final stage: its COPYs, its ENV,
     run from another folder: migrations, playbooks and templates must all be found."""
     started = time.monotonic()
+    # The image sets no PYTHONPATH; a test run's (PYTHONPATH=$PWD) would put the source tree,
+    # and its egg-info, before the wheel: pip would even skip installing it.
+    outside = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)])
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        env=outside,
+    )
     (wheel,) = wheels.glob("epbot-*.whl")
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env=outside)
     py = venv / "bin" / "python"
-    _run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)]
-    )
+    install = ["install", "-q", "--no-deps", str(wheel)]
+    _run([sys.executable, "-m", "pip", "--python", str(py), *install], env=outside)
     # Dependencies come from this environment; its editable epbot hook is not processed
     # (.pth files in a path added this way are ignored), so `import epbot` is the wheel.
     site = Path(
         _run(
-            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            env=outside,
         ).stdout.strip()
     )
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
-    where = _run([str(py), "-c", "import epbot; print(epbot.__file__)"], cwd=tmp_path).stdout
+    where = _run(
+        [str(py), "-c", "import epbot; print(epbot.__file__)"], cwd=tmp_path, env=outside
+    ).stdout
     assert where.startswith(str(site)), where
 
     final = stages[-1]
@@ -337,7 +345,7 @@ def test_the_built_wheel_migrates_checks_and_serves_from_elsewhere(
         (source,) = sources  # COPY dir ./dir: the folder's contents land in ./dir
         shutil.copytree(ROOT / source, app / destination.removeprefix("./"))
     (app / "data").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPBOT_", "SLACK_"))}
+    env = {k: v for k, v in outside.items() if not k.startswith(("EPBOT_", "SLACK_"))}
     for key, value in final.env().items():
         env[key] = value.replace(workdir, str(app))
     env["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
