@@ -114,7 +114,7 @@ async def test_report_in_the_channel_uploads_the_pdf_in_the_persons_language(
     assert "突发事件处置总结报告" in zh_text
     assert TITLE in zh_text
     assert find_anchors(zh_text) == [expected]
-    assert message.text.startswith(f"突发事件处置总结报告 {NUMBER}（PDF，截至 ")
+    assert message.text.startswith(f"突发事件处置总结报告 {NUMBER}（截至 ")
 
 
 async def test_report_elsewhere_says_where_to_run_it(harness: Harness) -> None:
