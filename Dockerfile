@@ -15,7 +15,7 @@ RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && /venv/bin/pip install /wheels/epbot-*.whl \
  && /venv/bin/pip uninstall --yes pip
 
-# --- runtime: no compilers, no pip, no source tree; a non-root user ---------------------
+# --- runtime: no compilers, no pip, no source tree; a non-root user; the PDF's libraries --
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -27,6 +27,14 @@ ENV PATH=/venv/bin:$PATH \
     EPBOT_PLAYBOOKS_DIR=/app/playbooks \
     EPBOT_MATRIX=/app/playbooks/matrix.yaml \
     EPBOT_MIGRATIONS_DIR=/app/migrations
+# PDF reports (issue 17, docs/reports.md): WeasyPrint's Pango and a CJK font to embed. Debian's
+# runtime packages, without recommends, lists removed: dpkg keeps track of them, so image
+# scanners see these libraries and their updates (copying .so files from another stage would
+# hide them). Nothing else comes from apt here (tests/ops/test_container_files.py).
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 epbot \
  && useradd --system --uid 10001 --gid epbot --home-dir /app --shell /usr/sbin/nologin epbot
 COPY --from=build /venv /venv

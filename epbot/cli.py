@@ -75,6 +75,16 @@ def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
         anchors = read_anchors(args.anchor or [])
     except AnchorFileError as exc:
         return _fail(str(exc), 1)
+    if args.from_slack:
+        from epbot.adapters.slack.anchors import SlackAnchorError, anchors_from_slack
+
+        try:
+            found = asyncio.run(anchors_from_slack(settings, args.incident))
+        except SlackAnchorError as exc:
+            return _fail(str(exc), 1)
+        if not found:
+            sys.stderr.write("epbot: no audit anchor in the incident's Slack channel\n")
+        anchors += found
     code, message = asyncio.run(verify_incident(settings.database_url, args.incident, anchors))
     out.write(message + "\n")
     return code
@@ -162,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="an exported report (or a folder of them): the table must still hold the entries "
         "its audit anchor pinned (repeatable; the longest anchor of the incident counts)",
+    )
+    verify.add_argument(
+        "--from-slack",
+        action="store_true",
+        help="also check against the last audit anchor the bot posted in the incident's "
+        "channel (closing report, /incident report; needs SLACK_BOT_TOKEN)",
     )
     verify.set_defaults(run=_audit_verify)
 

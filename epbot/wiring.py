@@ -30,6 +30,7 @@ from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
 from epbot.adapters.slack.interactions import Interactions
 from epbot.adapters.slack.pacing import Pacer
+from epbot.adapters.slack.report_upload import ReportUploads
 from epbot.adapters.timers import SchedulerTimers
 from epbot.config import ConfigError, Settings, require_slack
 from epbot.services.alerts import AlertService
@@ -220,7 +221,12 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         metrics=alert_metrics,
     )
     alert_ui = AlertInteractions(ui=ui, alerts=alerts)
-    register(app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui))
+    reports = ReportUploads(
+        engine=engine, client=client, playbooks=library, clock=clock, tz=settings.tz
+    )
+    register(
+        app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui, reports=reports)
+    )
     listeners = ListenerWork()
     track_listeners(app, listeners)
     readiness = Readiness(

@@ -8,8 +8,9 @@ from epbot.adapters.slack import render, report_render
 from epbot.domain.errors import DomainError
 from epbot.domain.playbook import Severity
 from handlers.deps import Deps
+from handlers.reports import share_after_action
 
-_IN_CHANNEL = ("status", "update", "resolve", "severity", "cancel", "close")
+_IN_CHANNEL = ("status", "update", "resolve", "severity", "cancel", "close", "report")
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -65,6 +66,9 @@ async def _in_channel(
         return
     if word == "status":
         await respond(text=await deps.ui.incident_summary(incident_id, locale))
+        return
+    if word == "report":  # the after-action report as a PDF in the channel (issue 17)
+        await share_after_action(deps, respond, channel=channel, locale=locale)
         return
     actor = await deps.ui.actor(user)
     key = f"command:{command['trigger_id']}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from epbot.adapters.slack.alert_ui import AlertInteractions
 from epbot.adapters.slack.interactions import Interactions
+from epbot.adapters.slack.report_upload import ReportUploads
 from epbot.services.alerts import AlertService
 from epbot.services.incidents import IncidentService
 
@@ -16,3 +17,4 @@ class Deps:
     ui: Interactions
     alerts: AlertService | None = None  # early warning (handlers/alerts.py)
     alert_ui: AlertInteractions | None = None
+    reports: ReportUploads | None = None  # /incident report (handlers/reports.py)

@@ -1,5 +1,6 @@
 """The plan's reports (issue 15): ``step.report`` and ``report.progress`` open the report
-to send, pre-filled; its submission delivers it (one service call)."""
+to send, pre-filled; its submission delivers it (one service call). ``/incident report`` in
+an incident channel shares the after-action report as a PDF there (issue 17)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,14 @@ def _submitted(deps: Deps) -> Callable[..., Awaitable[None]]:
         deps.ui.after_change()
 
     return submitted
+
+
+async def share_after_action(deps: Deps, respond: Any, *, channel: str, locale: str) -> None:
+    """``/incident report`` in an incident channel (already acked): say the PDF is coming,
+    render and upload it, and tell the person only if Slack refused it."""
+    if deps.reports is None:
+        raise RuntimeError("/incident report: no report uploads wired")
+    await respond(text=deps.reports.rendering_text(locale), response_type="ephemeral")
+    refused = await deps.reports.upload(channel=channel, locale=locale)
+    if refused is not None:
+        await respond(text=refused, response_type="ephemeral")

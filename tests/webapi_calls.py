@@ -6,6 +6,9 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
+# slack_sdk helpers that call several Web API methods.
+COMPOSITE = {"files_upload_v2": ("files.getUploadURLExternal", "files.completeUploadExternal")}
+
 
 def called_methods(folders: Iterable[Path], names: frozenset[str]) -> set[str]:
     """Methods (out of ``names``) called as ``<client>.chat_postMessage(...)`` or
@@ -17,7 +20,9 @@ def called_methods(folders: Iterable[Path], names: frozenset[str]) -> set[str]:
                 if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                     continue
                 attr = node.func.attr
-                if attr == "api_call" and node.args and isinstance(node.args[0], ast.Constant):
+                if attr in COMPOSITE:
+                    found.update(COMPOSITE[attr])
+                elif attr == "api_call" and node.args and isinstance(node.args[0], ast.Constant):
                     found.add(str(node.args[0].value))
                 # slack_sdk spells apps.connections.open as apps_connections_open.
                 elif "_" in attr and attr.replace("_", ".") in names:

@@ -12,7 +12,7 @@ import functools
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -216,6 +216,29 @@ def anchor_line(record: IncidentRecord, locale: str) -> str:
     """The audit anchor as one line that ``epbot audit verify --anchor`` reads back."""
     a = record.anchor
     return report_labels(locale)["anchor_line"].format(number=a.number, n=a.entries, head=a.head)
+
+
+@dataclass(frozen=True)
+class SlackUpload:
+    """How the PDF is shared in the incident channel: its file name, title and comment."""
+
+    filename: str
+    title: str
+    comment: str  # ends with the anchor line, so Slack's record of the channel pins the chain
+
+
+def slack_upload(
+    record: IncidentRecord, locale: str, tz: ZoneInfo, matrix: Matrix, now: datetime
+) -> SlackUpload:
+    """The file name, title and comment of ``/incident report``'s upload, in ``locale``."""
+    words = Words(locale, tz, matrix, record.state)
+    title = f"{words.R['drill_title' if record.state.drill else 'title']} {record.number}"
+    comment = words.R["slack.comment"].format(title=title, at=words.time(now))
+    return SlackUpload(
+        filename=f"{record.number}.pdf",
+        title=title,
+        comment=f"{comment}\n`{anchor_line(record, locale)}`",
+    )
 
 
 def incident_context(

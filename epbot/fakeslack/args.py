@@ -13,7 +13,7 @@ Args = dict[str, Any]
 # Arguments that carry JSON. slack_sdk sends them as objects in JSON bodies and as
 # JSON-encoded strings in form bodies or query strings; both are decoded on arrival so
 # handlers and recorded calls see one shape.
-JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "user_auth_blocks"})
+JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "user_auth_blocks", "files"})
 
 
 class SlackError(Exception):

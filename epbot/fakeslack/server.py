@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from epbot.fakeslack.args import (
     Args,
@@ -22,6 +22,7 @@ from epbot.fakeslack.args import (
     missing_argument_error,
 )
 from epbot.fakeslack.handlers import HANDLERS, Ctx
+from epbot.fakeslack.handlers.files import UPLOAD_PATH, receive_upload
 from epbot.fakeslack.ratelimit import Clock, RateLimiter
 from epbot.fakeslack.reference import Reference
 from epbot.fakeslack.responses import ResponseTarget, handle_response_url
@@ -149,6 +150,7 @@ class FakeSlack:
         """Serve ``/api/{method}`` and ``/response/{id}`` from ``app`` (not yet started)."""
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_post(UPLOAD_PATH, self._handle_upload)
         self.socket.add_routes(app)
 
     def mount(self, app: web.Application, base: str) -> None:
@@ -271,6 +273,23 @@ class FakeSlack:
         self._record("response_url", {"response_url_id": response_id, **payload}, 200, {"ok": True})
         return web.json_response({"ok": True})
 
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL files.getUploadURLExternal hands out: raw bytes or a multipart file.
+
+        Recorded as ``upload_url``; ``inject_failure("upload_url", status=...)`` fails it.
+        """
+        ticket = request.match_info["ticket"]
+        data = await _upload_body(request)
+        failure = self._take_failure("upload_url", None)
+        if failure is not None and isinstance(failure.kind, int):
+            status, text = failure.kind, "upload failed"
+        else:
+            status, text = receive_upload(self.workspace, ticket, data)
+        file = self.workspace.file_by_ticket(ticket)
+        args: Args = {"file_id": file.id if file else "", "bytes": len(data)}
+        self._record("upload_url", args, status, {"ok": status == 200, "text": text})
+        return web.Response(status=status, text=text, content_type="text/plain")
+
     def _record(self, method: str, args: Args, status: int, response: Json) -> None:
         self.calls.append(Call(method, args, self.clock(), status, response))
 
@@ -306,7 +325,7 @@ class FakeSlack:
             missing = first_missing(ref, args)
             if missing is not None:
                 raise missing_argument_error(ref, missing)
-            body = handler(Ctx(self.workspace, args, ref))
+            body = handler(Ctx(self.workspace, args, ref, self._base))
         except SlackError as error:
             return _Answer(error.status, error.body())
         return _Answer(200, body)
@@ -325,6 +344,17 @@ def _failure_answer(failure: _Failure) -> _Answer:
             429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(failure.retry_after)}
         )
     return _Answer(failure.kind, {"ok": False, "error": "internal_error"})
+
+
+async def _upload_body(request: web.Request) -> bytes:
+    """The bytes POSTed to an upload URL: the body, or the first file of a multipart form."""
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if isinstance(part, BodyPartReader) and part.filename is not None:
+                return bytes(await part.read())
+        return b""
+    return await request.read()
 
 
 async def _read_args(request: web.Request) -> tuple[Args, str | None]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from epbot.fakeslack.workspace import Channel, Message, User, View, Workspace
+from epbot.fakeslack.workspace import Channel, File, Message, User, View, Workspace
 
 Json = dict[str, Any]
 
@@ -133,6 +135,10 @@ def message_json(ws: Workspace, message: Message) -> Json:
         data["metadata"] = message.metadata
     if message.edited is not None:
         data["edited"] = dict(message.edited)
+    if message.files:
+        data["files"] = [file_json(ws, ws.files[f]) for f in message.files if f in ws.files]
+        data["upload"] = True
+        data["display_as_bot"] = False
     if message.reactions:
         data["reactions"] = [
             {"name": name, "users": list(users), "count": len(users)}
@@ -192,3 +198,55 @@ def view_json(ws: Workspace, view: View) -> Json:
         "bot_id": ws.bot_id,
     }
     return data
+
+
+def file_json(ws: Workspace, file: File) -> Json:
+    """A file object as files.completeUploadExternal and message ``files`` carry it."""
+    suffix = PurePosixPath(file.name).suffix.lstrip(".").lower()
+    mimetype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    private = f"https://files.slack.com/files-pri/{ws.team_id}-{file.id}/{file.name}"
+    public = [c for c in file.channels if not ws.channels[c].is_private]
+    private_channels = [c for c in file.channels if ws.channels[c].is_private]
+    return {
+        "id": file.id,
+        "created": file.created,
+        "timestamp": file.created,
+        "name": file.name,
+        "title": file.title or file.name,
+        "mimetype": mimetype,
+        "filetype": file.snippet_type or suffix or "binary",
+        "pretty_type": (suffix or "binary").upper(),
+        "user": file.user,
+        "user_team": ws.team_id,
+        "editable": bool(file.snippet_type),
+        "size": len(file.content) if file.content is not None else file.length,
+        "mode": "snippet" if file.snippet_type else "hosted",
+        "is_external": False,
+        "external_type": "",
+        "is_public": bool(public),
+        "public_url_shared": False,
+        "display_as_bot": False,
+        "username": "",
+        "url_private": private,
+        "url_private_download": private.replace("/files-pri/", "/files-pri/download/", 1),
+        "permalink": f"{ws.url}files/{file.user}/{file.id}/{file.name}",
+        "channels": [c for c in public if not ws.channels[c].is_im],
+        "groups": [c for c in private_channels if not ws.channels[c].is_im],
+        "ims": [c for c in file.channels if ws.channels[c].is_im],
+        "shares": _shares(ws, file),
+        "alt_txt": file.alt_txt or None,
+        "comments_count": 0,
+        "has_rich_preview": False,
+        "file_access": "visible",
+    }
+
+
+def _shares(ws: Workspace, file: File) -> Json:
+    shares: dict[str, Json] = {}
+    for channel_id, stamps in file.shares.items():
+        kind = "private" if ws.channels[channel_id].is_private else "public"
+        shares.setdefault(kind, {})[channel_id] = [
+            {"ts": ts, "channel_name": ws.channels[channel_id].name, "team_id": ws.team_id}
+            for ts in stamps
+        ]
+    return shares

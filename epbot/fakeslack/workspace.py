@@ -64,6 +64,7 @@ class Message:
     edited: dict[str, str] | None = None
     metadata: Any = None
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    files: list[str] | None = None  # ids of the files shared with this message
 
     @property
     def is_reply(self) -> bool:
@@ -81,6 +82,29 @@ class Ephemeral:
     text: str
     blocks: list[Any] | None = None
     thread_ts: str | None = None
+
+
+@dataclass
+class File:
+    """A file uploaded with files.getUploadURLExternal + the upload URL + completeUploadExternal.
+
+    ``content`` is None until the bytes arrive at the upload URL; ``completed`` once
+    files.completeUploadExternal has taken it (an upload ticket works once).
+    """
+
+    id: str
+    name: str
+    length: int  # as declared to files.getUploadURLExternal
+    user: str
+    created: int
+    ticket: str
+    title: str = ""
+    alt_txt: str = ""
+    snippet_type: str = ""
+    content: bytes | None = None
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)
+    shares: dict[str, list[str]] = field(default_factory=dict)  # channel -> message ts
 
 
 @dataclass
@@ -137,6 +161,10 @@ class Workspace:
         self.views: dict[str, View] = {}
         self.home_views: dict[str, str] = {}  # user id -> view id
         self.ims: dict[str, str] = {}  # user id -> DM channel id
+        self.files: dict[str, File] = {}  # file id -> file, in upload order
+        # Team settings files.getUploadURLExternal checks (tests switch them).
+        self.file_uploads_disabled = False
+        self.max_file_bytes = 1024 * 1024 * 1024  # Slack's limit: 1 GB
         self.triggers: dict[str, str] = {}  # trigger id -> user id
         self.used_triggers: set[str] = set()
         # Real Slack refuses trigger ids it did not issue; tests that craft their own may
@@ -300,6 +328,10 @@ class Workspace:
             if channel.name == wanted and not (channel.is_im or channel.is_mpim):
                 return channel
         return None
+
+    def file_by_ticket(self, ticket: str) -> File | None:
+        """The file an upload URL's ticket belongs to."""
+        return next((f for f in self.files.values() if f.ticket == ticket), None)
 
     def history(self, channel_id: str) -> list[Message]:
         """All messages of a conversation, oldest first."""

@@ -34,6 +34,17 @@ from epbot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "clang", "libpq-dev", "python3-dev")
+# The only packages the final stage may take from apt: what WeasyPrint loads to lay out the
+# PDF reports (Pango; HarfBuzz's subsetter keeps the embedded fonts small) and the CJK font
+# they embed. Runtime libraries from Debian, so dpkg and image scanners know them.
+RUNTIME_PACKAGES = {
+    "libpango-1.0-0",
+    "libpangoft2-1.0-0",
+    "libharfbuzz-subset0",
+    "fonts-wqy-microhei",
+}
+# What .ci/reports installs only for the docs' pictures, not for rendering.
+DOCS_ONLY_PACKAGES = {"poppler-utils"}
 # Read by epbot but outside Settings: Alembic's folder (epbot/adapters/db/migrate.py).
 EXTRA_EPBOT_ENV = {"EPBOT_MIGRATIONS_DIR"}
 
@@ -117,15 +128,56 @@ def test_the_image_is_built_in_stages(stages: list[Stage]) -> None:
     assert any("pip wheel" in args for args in build.all("RUN"))
 
 
+def apt_installs(stage: Stage) -> list[list[str]]:
+    """The packages of each ``apt-get install`` in a stage's RUN instructions."""
+    installs = []
+    for args in stage.all("RUN"):
+        for command in re.split(r"&&|;|\|\|", args):
+            words = command.split()
+            if words[:2] == ["apt-get", "install"]:
+                installs.append([w for w in words[2:] if not w.startswith("-")])
+    return installs
+
+
 def test_the_final_stage_runs_as_a_user_without_build_tools(stages: list[Stage]) -> None:
     final = stages[-1]
     (user,) = final.all("USER")
     assert user.split(":")[0] not in ("root", "0")
     for args in final.all("RUN"):
         words = re.split(r"[\s;&|]+", args)
-        assert "apt-get" not in words
         assert "pip" not in words
         assert not set(BUILD_TOOLS) & set(words), args
+        if "apt-get" in words:
+            # apt only installs the PDF's runtime libraries and font: nothing recommended,
+            # nothing upgraded or removed, and no package lists left in the image.
+            commands = [c.split() for c in re.split(r"&&|;|\|\|", args) if "apt-get" in c]
+            assert all(c[:2] in (["apt-get", "update"], ["apt-get", "install"]) for c in commands)
+            assert "--no-install-recommends" in words, args
+            assert "rm -rf /var/lib/apt/lists/*" in args, args
+    packages = {p for install in apt_installs(final) for p in install}
+    assert packages <= RUNTIME_PACKAGES, packages - RUNTIME_PACKAGES
+    assert not any(p.endswith("-dev") for p in packages)
+
+
+def test_the_final_stage_can_render_the_pdf_reports(stages: list[Stage]) -> None:
+    """The image installs, as root before it drops to its user, what CI installs to render
+    the PDF reports (.ci/reports), so `epbot report incident --format pdf` and
+    `/incident report` work in the container."""
+    final = stages[-1]
+    ci = (ROOT / ".ci" / "reports").read_text(encoding="utf-8")
+    (ci_line,) = [line for line in ci.splitlines() if "apt-get install" in line]
+    needed = {w for w in ci_line.split("apt-get install", 1)[1].split() if w[0].isalpha()}
+    needed = {w for w in needed if not w.startswith(">")} - DOCS_ONLY_PACKAGES
+    assert {"libpango-1.0-0", "fonts-wqy-microhei"} <= needed  # what the parse found
+    installed = {p for install in apt_installs(final) for p in install}
+    assert needed <= installed, needed - installed
+    order = [kw for kw, args in final.instructions if kw == "USER" or "apt-get" in args]
+    assert order[-1] == "USER"  # apt runs as root, before the image drops to its user
+    # The PDF's fonts are named in the report's stylesheet: the installed one comes first.
+    css = (ROOT / "epbot" / "adapters" / "templates" / "report" / "incident.html.j2").read_text(
+        encoding="utf-8"
+    )
+    assert re.search(r'body \{ font-family: "WenQuanYi Micro Hei"', css)
 
 
 def test_the_final_stage_serves_on_all_interfaces_and_checks_health(stages: list[Stage]) -> None:
@@ -257,24 +309,32 @@ def test_the_built_wheel_migrates_checks_and_serves_from_elsewhere(
     """Build stage: ``pip wheel`` + install into a venv. Final stage: its COPYs, its ENV,
     run from another folder: migrations, playbooks and templates must all be found."""
     started = time.monotonic()
+    # The image sets no PYTHONPATH; a test run's (PYTHONPATH=$PWD) would put the source tree,
+    # and its egg-info, before the wheel: pip would even skip installing it.
+    outside = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)])
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        env=outside,
+    )
     (wheel,) = wheels.glob("epbot-*.whl")
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env=outside)
     py = venv / "bin" / "python"
-    _run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)]
-    )
+    install = ["install", "-q", "--no-deps", str(wheel)]
+    _run([sys.executable, "-m", "pip", "--python", str(py), *install], env=outside)
     # Dependencies come from this environment; its editable epbot hook is not processed
     # (.pth files in a path added this way are ignored), so `import epbot` is the wheel.
     site = Path(
         _run(
-            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            env=outside,
         ).stdout.strip()
     )
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
-    where = _run([str(py), "-c", "import epbot; print(epbot.__file__)"], cwd=tmp_path).stdout
+    where = _run(
+        [str(py), "-c", "import epbot; print(epbot.__file__)"], cwd=tmp_path, env=outside
+    ).stdout
     assert where.startswith(str(site)), where
 
     final = stages[-1]
@@ -285,7 +345,7 @@ def test_the_built_wheel_migrates_checks_and_serves_from_elsewhere(
         (source,) = sources  # COPY dir ./dir: the folder's contents land in ./dir
         shutil.copytree(ROOT / source, app / destination.removeprefix("./"))
     (app / "data").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPBOT_", "SLACK_"))}
+    env = {k: v for k, v in outside.items() if not k.startswith(("EPBOT_", "SLACK_"))}
     for key, value in final.env().items():
         env[key] = value.replace(workdir, str(app))
     env["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"

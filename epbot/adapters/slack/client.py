@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from epbot.adapters.metrics import SlackMetrics
@@ -217,6 +217,40 @@ class SlackClient:
         except CallFailure as exc:
             if exc.error != "already_pinned":
                 raise
+
+    async def upload_file(
+        self,
+        channel: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        comment: str,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Share a file in ``channel`` with a comment: slack_sdk's ``files_upload_v2``
+        (files.getUploadURLExternal, the bytes to its upload URL, files.completeUploadExternal).
+
+        A retry redoes the three steps (an unfinished upload is dropped by Slack). A failed
+        upload step is not a Web API answer: it raises a transient :class:`CallFailure`
+        (``upload_failed``) at once, for the caller to report.
+        """
+
+        async def upload() -> Any:
+            try:
+                return await self.web.files_upload_v2(
+                    channel=channel,
+                    content=content,
+                    filename=filename,
+                    title=title,
+                    initial_comment=comment,
+                    thread_ts=thread_ts,
+                )
+            except SlackRequestError as exc:
+                log.warning("uploading %s to %s failed: %s", filename, channel, exc)
+                raise CallFailure("files.completeUploadExternal", "upload_failed", True) from exc
+
+        return await self._run("files.completeUploadExternal", upload, channel=channel)
 
     # --- channels ----------------------------------------------------------------------
 

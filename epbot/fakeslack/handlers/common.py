@@ -22,6 +22,7 @@ class Ctx:
     ws: Workspace
     args: Args
     method: MethodRef
+    base: str = ""  # the server's http://host:port, for URLs it hands out (upload URLs)
 
     def error(self, code: str, **extra: Any) -> SlackError:
         """A Slack error; the code should be one the method documents."""
