@@ -14,5 +14,5 @@ from epbot.services.incidents import IncidentService
 class Deps:
     service: IncidentService
     ui: Interactions
-    alerts: AlertService | None = None  # early warning (handlers/alerts.py)
-    alert_ui: AlertInteractions | None = None
+    alerts: AlertService  # early warning (handlers/alerts.py)
+    alert_ui: AlertInteractions
