@@ -3,7 +3,7 @@
 One middleware puts who sent a request and what it acts on into Bolt's context
 (:mod:`handlers.context`); one route turns whatever a listener raises into the person's
 reply (:mod:`handlers.replies`); buttons go through one table (:mod:`handlers.actions`).
-Listeners neither open database sessions nor kick delivery: the services do both.
+Listeners neither open database sessions nor kick delivery: both belong to the services.
 """
 
 from __future__ import annotations
