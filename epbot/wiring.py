@@ -197,7 +197,6 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     ui = Interactions(
         engine=engine,
         client=client,
-        delivery=delivery,
         playbooks=library,
         clock=clock,
         tz=settings.tz,

@@ -1,236 +1,200 @@
-"""Buttons on cards, checklists, pages and approvals -> one engine use case each.
+"""Buttons, and the reason modals they open -> one use case each, through one table.
 
-A button's value is ``<incident id>:<target>`` (``epbot.adapters.slack.ids``). The
-idempotency key is the action, value, user and message: a double click, or Slack
-delivering the same click twice, changes nothing the second time.
+Every action id (``epbot.adapters.slack.ids.Action``) has one entry in :data:`ACTIONS`: a
+service call (:class:`Call`), a reason modal (:class:`AskReason`) or another modal to open.
+The context middleware has parsed the button's value into ``target`` and knows who clicked
+(``person``); the idempotency key is the action, value, user and message, so a double click,
+or Slack delivering the same click twice, changes nothing the second time. A refusal is
+raised to the error route (:mod:`handlers.replies`), which tells the person why.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from epbot.adapters.slack.ids import Action, Callback, parse_value
+from epbot.adapters.slack.ids import Action, Callback
 from epbot.adapters.slack.interactions import read_assignee, read_reason, required
+from epbot.adapters.slack.refusals import Unsupported
 from epbot.adapters.slack.render import ASSIGNEE_FIELD
-from epbot.domain.errors import DomainError
+from epbot.services.incidents import IncidentService
+from handlers.context import Person, Target
 from handlers.deps import Deps
 
-UseCase = Callable[[Deps, str, int, str, str], Awaitable[object]]
+
+@dataclass(frozen=True)
+class Click:
+    """One button click (or one submitted modal): who, on what, and the modal trigger."""
+
+    person: Person
+    target: Target
+    trigger_id: str = ""
 
 
-async def _ack_page(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
-    return await deps.service.acknowledge_page(
-        key=key, incident_id=incident, page=target, actor=actor
+Route = Callable[[Deps, Click], Awaitable[None]]
+
+
+def _incident(target: Target) -> int:
+    """The incident a click acts on; a value without one is not a button epbot made."""
+    if target.incident is None:
+        raise Unsupported(f"no incident in {target.key}")
+    return target.incident
+
+
+@dataclass(frozen=True)
+class Call:
+    """One engine use case: ``use_case(key=, incident_id=, actor=, ...)`` where the click's
+    target goes in as ``item``, a modal's answer as ``answer``, plus ``fixed`` arguments."""
+
+    use_case: Callable[..., Awaitable[object]]  # an IncidentService method (unbound)
+    item: str | None = None
+    answer: str | None = None
+    fixed: Mapping[str, object] = field(default_factory=dict)
+
+    async def __call__(self, deps: Deps, click: Click, answer: str | None = None) -> None:
+        target = click.target
+        incident = _incident(target)
+        arguments: dict[str, object] = dict(self.fixed)
+        if self.item is not None:
+            arguments[self.item] = target.item
+        if self.answer is not None:
+            arguments[self.answer] = answer
+        await self.use_case(
+            deps.service,
+            key=target.key,
+            incident_id=incident,
+            actor=click.person.actor,
+            **arguments,
+        )
+
+
+@dataclass(frozen=True)
+class AskReason:
+    """A button that first asks why: the reason modal ``callback`` (see :data:`SUBMISSIONS`)."""
+
+    callback: Callback
+
+    async def __call__(self, deps: Deps, click: Click) -> None:
+        _incident(click.target)
+        await deps.ui.open_reason(
+            trigger_id=click.trigger_id,
+            locale=click.person.locale,
+            callback_id=self.callback.value,
+            meta=click.target.modal_meta(),
+        )
+
+
+async def _ask_assignee(deps: Deps, click: Click) -> None:
+    _incident(click.target)
+    await deps.ui.open_reassign(
+        trigger_id=click.trigger_id, locale=click.person.locale, meta=click.target.modal_meta()
     )
 
 
-async def _done(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
-    return await deps.service.complete_step(key=key, incident_id=incident, step=target, actor=actor)
+def _send_report(*, progress: bool) -> Route:
+    """The report to send (a report step's, or a 续报), pre-filled; handlers/reports.py
+    takes its submission."""
+
+    async def open_report(deps: Deps, click: Click) -> None:
+        _incident(click.target)
+        await deps.ui.open_send_report(
+            trigger_id=click.trigger_id,
+            locale=click.person.locale,
+            meta=click.target.modal_meta(),
+            progress=progress,
+        )
+
+    return open_report
 
 
-async def _checkin(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
-    return await deps.service.check_in(key=key, incident_id=incident, step=target, actor=actor)
+def _alert_modal(*, declare: bool) -> Route:
+    """A warning's pre-filled report, or why it needs no incident (handlers/alerts.py)."""
+
+    async def open_alert(deps: Deps, click: Click) -> None:
+        target = click.target
+        if target.alert is None:
+            raise Unsupported(f"no warning in {target.key}")
+        opener = deps.alert_ui.open_declare if declare else deps.alert_ui.open_dismiss
+        await opener(
+            trigger_id=click.trigger_id,
+            user_id=click.person.user_id,
+            alert_id=target.alert,
+            channel=target.channel,
+        )
+
+    return open_alert
 
 
-async def _approve(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
-    return await deps.service.decide_approval(
-        key=key, incident_id=incident, approval=target, actor=actor, approve=True
-    )
-
-
-async def _resolve(deps: Deps, key: str, incident: int, _target: str, actor: str) -> object:
-    return await deps.service.resolve(key=key, incident_id=incident, actor=actor)
-
-
-async def _receipt(deps: Deps, key: str, incident: int, target: str, actor: str) -> object:
-    return await deps.service.confirm_receipt(
-        key=key, incident_id=incident, target=target, actor=actor
-    )
-
-
-USE_CASES: dict[Action, UseCase] = {
-    Action.BROADCAST_RECEIPT: _receipt,
-    Action.INCIDENT_ACK: _ack_page,
-    Action.STEP_DONE: _done,
-    Action.STEP_CHECKIN: _checkin,
-    Action.APPROVAL_APPROVE: _approve,
-    Action.INCIDENT_RESOLVE: _resolve,
+S = IncidentService
+ACTIONS: dict[Action, Route] = {
+    Action.INCIDENT_ACK: Call(S.acknowledge_page, item="page"),
+    Action.STEP_DONE: Call(S.complete_step, item="step"),
+    Action.STEP_CHECKIN: Call(S.check_in, item="step"),
+    Action.APPROVAL_APPROVE: Call(S.decide_approval, item="approval", fixed={"approve": True}),
+    Action.INCIDENT_RESOLVE: Call(S.resolve),
+    Action.BROADCAST_RECEIPT: Call(S.confirm_receipt, item="target"),
+    Action.APPROVAL_REJECT: AskReason(Callback.REJECT_REASON),
+    Action.ESCALATION_REQUEST: AskReason(Callback.ESCALATION_REASON),
+    Action.STEP_SKIP: AskReason(Callback.SKIP_REASON),
+    Action.APPROVAL_ASK_AGAIN: AskReason(Callback.ASK_AGAIN_REASON),
+    Action.STEP_REASSIGN: _ask_assignee,
+    Action.STEP_REPORT: _send_report(progress=False),
+    Action.REPORT_PROGRESS: _send_report(progress=True),
+    Action.ALERT_DECLARE: _alert_modal(declare=True),
+    Action.ALERT_DISMISS: _alert_modal(declare=False),
 }
 
-# Buttons that first ask for a reason, and the callback id of the reason modal they open.
-REASONS: dict[Action, Callback] = {
-    Action.APPROVAL_REJECT: Callback.REJECT_REASON,
-    Action.ESCALATION_REQUEST: Callback.ESCALATION_REASON,
-    Action.STEP_SKIP: Callback.SKIP_REASON,
-    Action.APPROVAL_ASK_AGAIN: Callback.ASK_AGAIN_REASON,
+# A submitted reason modal -> its use case, the reason as the answer.
+SUBMISSIONS: dict[Callback, Call] = {
+    Callback.REJECT_REASON: Call(
+        S.decide_approval, item="approval", answer="reason", fixed={"approve": False}
+    ),
+    Callback.ESCALATION_REASON: Call(S.request_escalation, answer="reason"),
+    Callback.SKIP_REASON: Call(S.skip_step, item="step", answer="reason"),
+    Callback.ASK_AGAIN_REASON: Call(S.ask_again, item="step", answer="reason"),
 }
-
-# A submitted modal -> one use case: (deps, key, incident, target, actor, answer).
-Submitted = Callable[[Deps, str, int, str, str, str], Awaitable[object]]
-
-
-async def _reject(
-    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
-) -> object:
-    return await deps.service.decide_approval(
-        key=key, incident_id=incident, approval=target, actor=actor, approve=False, reason=reason
-    )
-
-
-async def _escalate(
-    deps: Deps, key: str, incident: int, _target: str, actor: str, reason: str
-) -> object:
-    return await deps.service.request_escalation(
-        key=key, incident_id=incident, actor=actor, reason=reason
-    )
-
-
-async def _skip(
-    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
-) -> object:
-    return await deps.service.skip_step(
-        key=key, incident_id=incident, step=target, actor=actor, reason=reason
-    )
-
-
-async def _reassign(
-    deps: Deps, key: str, incident: int, target: str, actor: str, assignee: str
-) -> object:
-    return await deps.service.reassign_step(
-        key=key, incident_id=incident, step=target, actor=actor, assignee=assignee
-    )
-
-
-async def _ask_again(
-    deps: Deps, key: str, incident: int, target: str, actor: str, reason: str
-) -> object:
-    return await deps.service.ask_again(
-        key=key, incident_id=incident, step=target, actor=actor, reason=reason
-    )
-
-
-SUBMISSIONS: dict[Callback, Submitted] = {
-    Callback.REJECT_REASON: _reject,
-    Callback.ESCALATION_REASON: _escalate,
-    Callback.SKIP_REASON: _skip,
-    Callback.ASK_AGAIN_REASON: _ask_again,
-}
-
-
-def _clicked(body: dict[str, Any]) -> tuple[str, str, str, str | None]:
-    """(user, action id, value, message ts) of a block_actions payload."""
-    action = body["actions"][0]
-    container = body.get("container") or {}
-    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    return body["user"]["id"], action["action_id"], str(action.get("value") or ""), ts
-
-
-async def _refuse(deps: Deps, body: dict[str, Any], respond: Any, text: str) -> None:
-    if body.get("response_url"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-        return
-    channel = (body.get("channel") or {}).get("id")
-    await deps.ui.tell(user_id=body["user"]["id"], channel=channel, text=text)
+REASSIGN = Call(S.reassign_step, item="step", answer="assignee")
 
 
 def register(app: Any, deps: Deps) -> None:
-    for action, use_case in USE_CASES.items():
-        app.action(action.value)(_button(deps, use_case))
-    for action, callback in REASONS.items():
-        app.action(action.value)(_ask_reason(deps, callback))
-    for callback, submitted in SUBMISSIONS.items():
-        app.view(callback.value)(_reason_submitted(deps, submitted))
-    app.action(Action.STEP_REASSIGN.value)(_ask_assignee(deps))
+    for action, route in ACTIONS.items():
+        app.action(action.value)(_clicked(deps, route))
+    for callback, call in SUBMISSIONS.items():
+        app.view(callback.value)(_reason_submitted(deps, call))
     app.view(Callback.REASSIGN.value)(_assignee_submitted(deps))
+    app.action(re.compile(".*"))(_unknown)  # last: a button from an older epbot, say
 
 
-def _button(deps: Deps, use_case: UseCase) -> Callable[..., Awaitable[None]]:
-    async def clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
+def _clicked(deps: Deps, route: Route) -> Callable[..., Awaitable[None]]:
+    async def clicked(ack: Any, person: Person, target: Target, body: dict[str, Any]) -> None:
         await ack()
-        user, action_id, value, ts = _clicked(body)
-        incident, target = parse_value(value)
-        key = f"action:{action_id}:{value}:{user}:{ts}"
-        try:
-            await use_case(deps, key, incident, target, await deps.ui.actor(user))
-        except DomainError as exc:
-            await _refuse(deps, body, respond, exc.message(await deps.ui.locale(user)))
-            return
-        deps.ui.after_change()
+        await route(deps, Click(person, target, str(body.get("trigger_id") or "")))
 
     return clicked
 
 
-def _modal_meta(body: dict[str, Any]) -> dict[str, Any]:
-    """What a modal opened by a button must remember: the target and where it was clicked."""
-    user, action_id, value, ts = _clicked(body)
-    incident, target = parse_value(value)
-    return {
-        "incident": incident,
-        "target": target,
-        "channel": (body.get("channel") or {}).get("id"),
-        "key": f"action:{action_id}:{value}:{user}:{ts}",
-    }
+async def _unknown(ack: Any, action: dict[str, Any]) -> None:
+    await ack()
+    raise Unsupported(f"unknown action {action.get('action_id')!r}")
 
 
-def _ask_reason(deps: Deps, callback: Callback) -> Callable[..., Awaitable[None]]:
-    async def clicked(ack: Any, body: dict[str, Any]) -> None:
+def _reason_submitted(deps: Deps, call: Call) -> Callable[..., Awaitable[None]]:
+    async def submitted(ack: Any, person: Person, target: Target, view: dict[str, Any]) -> None:
         await ack()
-        await deps.ui.open_reason(
-            trigger_id=body["trigger_id"],
-            user_id=body["user"]["id"],
-            callback_id=callback.value,
-            meta=_modal_meta(body),
-        )
-
-    return clicked
-
-
-def _ask_assignee(deps: Deps) -> Callable[..., Awaitable[None]]:
-    async def clicked(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        await deps.ui.open_reassign(
-            trigger_id=body["trigger_id"], user_id=body["user"]["id"], meta=_modal_meta(body)
-        )
-
-    return clicked
-
-
-async def _submit(
-    deps: Deps, body: dict[str, Any], view: dict[str, Any], use_case: Submitted, answer: str
-) -> None:
-    """Run the modal's use case; a refusal is told to the user where they clicked."""
-    user = body["user"]["id"]
-    meta = json.loads(view.get("private_metadata") or "{}")
-    actor, key = await deps.ui.actor(user), f"view:{view['id']}"
-    try:
-        await use_case(
-            deps, key, int(meta["incident"]), str(meta.get("target") or ""), actor, answer
-        )
-    except DomainError as exc:
-        text = exc.message(await deps.ui.locale(user))
-        await deps.ui.tell(user_id=user, channel=meta.get("channel"), text=text)
-        return
-    deps.ui.after_change()
-
-
-def _reason_submitted(deps: Deps, use_case: Submitted) -> Callable[..., Awaitable[None]]:
-    async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
-        await _submit(deps, body, view, use_case, read_reason(view))
+        await call(deps, Click(person, target), answer=read_reason(view))
 
     return submitted
 
 
 def _assignee_submitted(deps: Deps) -> Callable[..., Awaitable[None]]:
-    async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def submitted(ack: Any, person: Person, target: Target, view: dict[str, Any]) -> None:
         picked = read_assignee(view)
         if picked is None:
-            locale = deps.ui.cached_locale(body["user"]["id"])  # before ack(): no Web API call
-            await ack(response_action="errors", errors={ASSIGNEE_FIELD: required(locale)})
+            await ack(response_action="errors", errors={ASSIGNEE_FIELD: required(person.locale)})
             return
         await ack()
-        await _submit(deps, body, view, _reassign, await deps.ui.actor(picked))
+        await REASSIGN(deps, Click(person, target), answer=await deps.ui.actor(picked))
 
     return submitted

@@ -1,103 +1,154 @@
-"""``/incident``: open the report form, list, help, and in-channel status/update/resolve."""
+"""``/incident``: open the report form, list, help, and in-channel status/update/resolve.
+
+The in-channel words are a table (:data:`IN_CHANNEL`): each is one service call (or a read)
+on the incident whose channel the command was typed in. A refusal goes to the error route.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from epbot.adapters.slack import render, report_render
-from epbot.domain.errors import DomainError
 from epbot.domain.playbook import Severity
+from handlers.context import Person, Target
 from handlers.deps import Deps
 from handlers.reports import share_after_action
 
-_IN_CHANNEL = ("status", "update", "resolve", "severity", "cancel", "close", "report")
+
+@dataclass(frozen=True)
+class Typed:
+    """An in-channel command: who typed it, on which incident, and the words after it."""
+
+    person: Person
+    incident: int
+    key: str
+    rest: str
+    channel: str
+    respond: Any  # Bolt's respond, for a word that answers more than once
+
+
+Answer = dict[str, Any] | None  # keyword arguments for ``respond``, or nothing to say
+InChannel = Callable[[Deps, Typed], Awaitable[Answer]]
+
+
+async def _status(deps: Deps, typed: Typed) -> Answer:
+    return {"text": await deps.ui.incident_summary(typed.incident, typed.person.locale)}
+
+
+async def _update(deps: Deps, typed: Typed) -> Answer:
+    await deps.service.post_update(
+        key=typed.key, incident_id=typed.incident, actor=typed.person.actor, text=typed.rest
+    )
+    ctx = deps.ui.ctx(typed.person.locale)
+    text, blocks = report_render.progress_offer(ctx, typed.incident)
+    return {"text": text, "blocks": blocks, "response_type": "ephemeral"}
+
+
+async def _severity(deps: Deps, typed: Typed) -> Answer:
+    level, _, reason = typed.rest.partition(" ")
+    if level.upper() not in Severity.__members__:
+        return {"text": render.label(typed.person.locale, "usage.severity")}
+    await deps.service.change_severity(
+        key=typed.key,
+        incident_id=typed.incident,
+        actor=typed.person.actor,
+        severity=Severity(level.upper()),
+        reason=reason.strip(),
+    )
+    return None
+
+
+async def _cancel(deps: Deps, typed: Typed) -> Answer:
+    await deps.service.cancel(
+        key=typed.key, incident_id=typed.incident, actor=typed.person.actor, reason=typed.rest
+    )
+    return None
+
+
+async def _close(deps: Deps, typed: Typed) -> Answer:
+    await deps.service.close(key=typed.key, incident_id=typed.incident, actor=typed.person.actor)
+    return None
+
+
+async def _resolve(deps: Deps, typed: Typed) -> Answer:
+    await deps.service.resolve(
+        key=typed.key,
+        incident_id=typed.incident,
+        actor=typed.person.actor,
+        summary=typed.rest or None,
+    )
+    return None
+
+
+async def _report(deps: Deps, typed: Typed) -> Answer:
+    # The after-action report as a PDF in the channel (issue 17): "coming", then the upload.
+    await share_after_action(
+        deps, typed.respond, channel=typed.channel, locale=typed.person.locale
+    )
+    return None
+
+
+IN_CHANNEL: dict[str, InChannel] = {
+    "report": _report,
+    "status": _status,
+    "update": _update,
+    "severity": _severity,
+    "cancel": _cancel,
+    "close": _close,
+    "resolve": _resolve,
+}
 
 
 def register(app: Any, deps: Deps) -> None:
-    async def incident(ack: Any, command: dict[str, Any], respond: Any) -> None:
+    async def incident(
+        ack: Any, person: Person, target: Target, command: dict[str, Any], respond: Any
+    ) -> None:
         word, _, rest = str(command.get("text") or "").strip().partition(" ")
         word, rest = word.lower(), rest.strip()
-        user = command["user_id"]
-        if word in ("help", "帮助"):
-            ctx = deps.ui.ctx(deps.ui.cached_locale(user))  # before ack(): no Web API call
-            await ack(text=render.help_text(deps.ui.playbooks(), ctx))
+        if word in ("help", "帮助"):  # answered with the ack: the cached locale
+            await ack(text=render.help_text(deps.ui.playbooks(), deps.ui.ctx(person.locale)))
             return
         await ack()
+        ctx = deps.ui.ctx(person.locale)
         if word in ("", "drill") or deps.ui.find_playbook(word) is not None:
-            await _open_report(deps, command, word, rest)
+            name = rest if word == "drill" else word
+            await deps.ui.open_report(
+                trigger_id=command["trigger_id"],
+                locale=person.locale,
+                playbook=deps.ui.find_playbook(name) if name else None,
+                drill=word == "drill",
+                channel=command["channel_id"],
+            )
         elif word == "list":
-            ctx = deps.ui.ctx(await deps.ui.locale(user))
             await respond(text=render.incident_list(await deps.ui.open_incidents(), ctx))
-        elif word in _IN_CHANNEL:
-            await _in_channel(deps, respond, word, rest, command=command)
+        elif word in IN_CHANNEL:
+            await _in_channel(deps, respond, IN_CHANNEL[word], word, rest, person, target)
         else:
-            ctx = deps.ui.ctx(await deps.ui.locale(user))
             await respond(text=render.unknown_type_text(word, deps.ui.playbooks(), ctx))
 
     app.command("/incident")(incident)
 
 
-async def _open_report(deps: Deps, command: dict[str, Any], word: str, rest: str) -> None:
-    drill = word == "drill"
-    name = rest if drill else word
-    playbook = deps.ui.find_playbook(name) if name else None
-    await deps.ui.open_report(
-        trigger_id=command["trigger_id"],
-        user_id=command["user_id"],
-        playbook=playbook,
-        drill=drill,
-        channel=command["channel_id"],
-    )
-
-
 async def _in_channel(
-    deps: Deps, respond: Any, word: str, rest: str, *, command: dict[str, Any]
+    deps: Deps,
+    respond: Any,
+    run: InChannel,
+    word: str,
+    rest: str,
+    person: Person,
+    target: Target,
 ) -> None:
-    user, channel = command["user_id"], command["channel_id"]
-    locale = await deps.ui.locale(user)
-    incident_id = await deps.ui.incident_in_channel(channel)
+    incident_id = await deps.ui.incident_in_channel(target.channel or "")
     if incident_id is None:
-        # Not an incident type: an in-channel command typed elsewhere. Say where it works
-        # and which incidents (with their channels) are open.
-        ctx = deps.ui.ctx(locale)
-        where = render.label(locale, "usage.in_channel").replace("{word}", word)
-        listing = render.incident_list(await deps.ui.open_incidents(), ctx)
+        # Typed outside an incident channel: say where it works and which incidents (with
+        # their channels) are open.
+        where = render.label(person.locale, "usage.in_channel").replace("{word}", word)
+        listing = render.incident_list(await deps.ui.open_incidents(), deps.ui.ctx(person.locale))
         await respond(text=f"{where}\n{listing}")
         return
-    if word == "status":
-        await respond(text=await deps.ui.incident_summary(incident_id, locale))
-        return
-    if word == "report":  # the after-action report as a PDF in the channel (issue 17)
-        await share_after_action(deps, respond, channel=channel, locale=locale)
-        return
-    actor = await deps.ui.actor(user)
-    key = f"command:{command['trigger_id']}"
-    try:
-        if word == "update":
-            await deps.service.post_update(key=key, incident_id=incident_id, actor=actor, text=rest)
-            text, blocks = report_render.progress_offer(deps.ui.ctx(locale), incident_id)
-            await respond(text=text, blocks=blocks, response_type="ephemeral")
-        elif word == "severity":
-            level, _, reason = rest.partition(" ")
-            if level.upper() not in Severity.__members__:
-                await respond(text=render.label(locale, "usage.severity"))
-                return
-            await deps.service.change_severity(
-                key=key,
-                incident_id=incident_id,
-                actor=actor,
-                severity=Severity(level.upper()),
-                reason=reason.strip(),
-            )
-        elif word == "cancel":
-            await deps.service.cancel(key=key, incident_id=incident_id, actor=actor, reason=rest)
-        elif word == "close":
-            await deps.service.close(key=key, incident_id=incident_id, actor=actor)
-        else:
-            await deps.service.resolve(
-                key=key, incident_id=incident_id, actor=actor, summary=rest or None
-            )
-    except DomainError as exc:
-        await respond(text=exc.message(locale))
-        return
-    deps.ui.after_change()
+    typed = Typed(person, incident_id, target.key, rest, target.channel or "", respond)
+    answer = await run(deps, typed)
+    if answer is not None:
+        await respond(**answer)

@@ -15,6 +15,6 @@ from epbot.services.incidents import IncidentService
 class Deps:
     service: IncidentService
     ui: Interactions
-    alerts: AlertService | None = None  # early warning (handlers/alerts.py)
-    alert_ui: AlertInteractions | None = None
+    alerts: AlertService  # early warning (handlers/alerts.py)
+    alert_ui: AlertInteractions
     reports: ReportUploads | None = None  # /incident report (handlers/reports.py)

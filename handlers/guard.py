@@ -1,63 +1,61 @@
-"""Every listener runs guarded: an error after ``ack()`` is logged and told to the user.
+"""Every listener runs guarded: the person is looked up once the request is acknowledged,
+and whatever the listener raises goes to the one error route (:mod:`handlers.replies`).
 
-Without this, a listener that acks and then raises (a Web API call failing, say) leaves
-the user with nothing, and Bolt 1.30 resets the ack it already has, so Slack gets a 404
-after three seconds. The guard keeps the ack, logs the error with its traceback (secrets
-are redacted by the log filter) and, where the payload has a ``response_url``, answers
-the user ephemerally in their language.
+Bolt injects a listener's arguments by name. The guard takes them all (Bolt's ``args``)
+and hands the listener what it declares: Bolt's own (``ack``, ``body``, ``view``...) and the
+context middleware's (``person``, ``target``). Its ``ack`` answers Slack, then resolves the
+``person`` (:class:`handlers.context.Person`), so no Web API call can delay an ack.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from epbot.adapters.slack import render
-from handlers.deps import Deps
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
+from slack_bolt.util.utils import get_arg_names_of_callable
 
-log = logging.getLogger("handlers")
+from handlers.context import Person
+from handlers.replies import ErrorRoute
 
 Listener = Callable[..., Awaitable[Any]]
 _REGISTRARS = frozenset({"command", "action", "view", "event", "shortcut", "options"})
 
 
-def guard(func: Listener, deps: Deps) -> Listener:
-    """Wrap a listener; Bolt still injects the wrapped function's own arguments."""
+def _argument(args: AsyncArgs, name: str) -> Any:
+    return getattr(args, name) if hasattr(args, name) else args.context.get(name)
 
-    @functools.wraps(func)
-    async def guarded(**kwargs: Any) -> Any:
+
+def guard(func: Listener, route: ErrorRoute) -> Listener:
+    """``func`` as a listener that resolves the person after ack and routes its errors."""
+    names = get_arg_names_of_callable(func)
+
+    async def guarded(args: AsyncArgs) -> None:
+        person: Person | None = args.context.get("person")
+
+        async def ack(*ack_args: Any, **ack_kwargs: Any) -> None:
+            await args.ack(*ack_args, **ack_kwargs)
+            if person is not None:
+                await person.resolve()
+
         try:
-            return await func(**kwargs)
-        except Exception:
-            log.exception("listener %s failed", func.__qualname__)
-            await _tell_user(deps, kwargs)
-            return None
+            if "ack" not in names and person is not None:
+                await person.resolve()  # an event: Bolt acknowledged it already
+            await func(**{n: ack if n == "ack" else _argument(args, n) for n in names})
+        except Exception as error:
+            await route(error, args.request, None)
 
+    guarded.__name__ = func.__name__
+    guarded.__qualname__ = func.__qualname__
     return guarded
-
-
-async def _tell_user(deps: Deps, kwargs: dict[str, Any]) -> None:
-    # Only the arguments the listener itself declares are injected: use what is there.
-    respond = kwargs.get("respond")
-    if respond is None:
-        return
-    payload = kwargs.get("command") or kwargs.get("body") or kwargs.get("payload") or {}
-    user = payload.get("user_id") or (payload.get("user") or {}).get("id")
-    try:
-        locale = await deps.ui.locale(str(user)) if user else "en"
-        await respond(text=render.label(locale, "error.internal"), response_type="ephemeral")
-    except Exception:  # no response_url, or Slack unreachable: the log above has the error
-        log.warning("could not tell the user about a failed listener", exc_info=True)
 
 
 class GuardedApp:
     """A view of a Bolt app whose listener decorators guard what they register."""
 
-    def __init__(self, app: Any, deps: Deps) -> None:
+    def __init__(self, app: Any, route: ErrorRoute) -> None:
         self._app = app
-        self._deps = deps
+        self._route = route
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._app, name)
@@ -66,6 +64,6 @@ class GuardedApp:
 
         def registrar(*args: Any, **kwargs: Any) -> Callable[[Listener], Any]:
             decorator = attr(*args, **kwargs)
-            return lambda func: decorator(guard(func, self._deps))
+            return lambda func: decorator(guard(func, self._route))
 
         return registrar

@@ -1,65 +1,40 @@
-"""The plan's reports (issue 15): ``step.report`` and ``report.progress`` open the report
-to send, pre-filled; its submission delivers it (one service call). ``/incident report`` in
-an incident channel shares the after-action report as a PDF there (issue 17)."""
+"""The plan's reports (issue 15): the report to send, opened pre-filled by ``step.report``
+and ``report.progress`` (handlers/actions.py); its submission delivers it (one service call).
+``/incident report`` in an incident channel shares the after-action PDF there (issue 17)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from epbot.adapters.slack.ids import Action, Callback, parse_value
-from epbot.domain.errors import DomainError
+from epbot.adapters.slack.ids import Callback
+from epbot.adapters.slack.refusals import Unsupported
+from handlers.context import Person, Target
 from handlers.deps import Deps
 
 
 def register(app: Any, deps: Deps) -> None:
-    app.action(Action.STEP_REPORT.value)(_open(deps, progress=False))
-    app.action(Action.REPORT_PROGRESS.value)(_open(deps, progress=True))
     app.view(Callback.REPORT_SEND.value)(_submitted(deps))
 
 
-def _open(deps: Deps, *, progress: bool) -> Callable[..., Awaitable[None]]:
-    async def clicked(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        action = body["actions"][0]
-        incident, target = parse_value(str(action.get("value") or ""))
-        meta = {
-            "incident": incident,
-            "target": target,
-            "channel": (body.get("channel") or {}).get("id"),
-        }
-        await deps.ui.open_send_report(
-            trigger_id=body["trigger_id"], user_id=body["user"]["id"], meta=meta, progress=progress
-        )
-
-    return clicked
-
-
 def _submitted(deps: Deps) -> Callable[..., Awaitable[None]]:
-    async def submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        locale = await deps.ui.locale(user)
-        parsed = deps.ui.read_sent_report(view, locale=locale)
+    async def submitted(ack: Any, person: Person, target: Target, view: dict[str, Any]) -> None:
+        parsed = deps.ui.read_sent_report(view, locale=person.locale)
         if isinstance(parsed, dict):
             await ack(response_action="errors", errors=parsed)
             return
         await ack()
+        if target.incident is None:
+            raise Unsupported(f"no incident in {target.key}")
         report, progress = parsed
-        meta = json.loads(view.get("private_metadata") or "{}")
-        try:
-            await deps.service.send_report(
-                key=f"view:{view['id']}",
-                incident_id=int(meta["incident"]),
-                actor=await deps.ui.actor(user),
-                step=meta.get("step") or None,
-                report=report,
-                progress=progress,
-            )
-        except DomainError as exc:
-            await deps.ui.tell(user_id=user, channel=meta.get("channel"), text=exc.message(locale))
-            return
-        deps.ui.after_change()
+        await deps.service.send_report(
+            key=target.key,
+            incident_id=target.incident,
+            actor=person.actor,
+            step=target.meta.get("step") or None,
+            report=report,
+            progress=progress,
+        )
 
     return submitted
 

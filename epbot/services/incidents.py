@@ -171,8 +171,8 @@ class IncidentService:
                 "command": type(command).__name__,
                 "code": exc.code.value,
                 "message": str(exc),
-                # Read in each reader's language (``message`` stays for older readers).
-                "messages": {lang: exc.message(lang) for lang in ("zh-CN", "en")},
+                # Read in each reader's language from the templates (``message``: logs).
+                "params": exc.plain_params(),
             },
         )
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from epbot.adapters.clock import FakeClock
+from epbot.adapters.slack.refusals import explain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident import ApprovalStatus, Status, StepStatus
 from epbot.domain.playbook import Severity
@@ -29,7 +30,7 @@ async def test_non_approver_is_refused_and_it_is_on_the_timeline(
                 key=key(), incident_id=iid, approval=GATED, actor=actor, approve=True
             )
         assert err.value.code is ErrorCode.NOT_APPROVER
-    assert "安全责任人" in err.value.message("zh-CN")
+    assert "安全责任人" in explain(err.value, "zh-CN")
     state = await service.state(iid)
     assert state.approvals[GATED].status is ApprovalStatus.PENDING
     refused = [e for e in await service.timeline(iid) if e["kind"] == "refused"]
@@ -68,8 +69,8 @@ async def test_second_decision_is_told_who_decided(declare, service: IncidentSer
             key=key(), incident_id=iid, approval=GATED, actor="U01SEC0004", approve=True
         )
     assert err.value.code is ErrorCode.ALREADY_DECIDED
-    assert "U01SEC0003" in err.value.message("en")
-    assert "U01SEC0003" in err.value.message("zh-CN")
+    assert "U01SEC0003" in explain(err.value, "en")
+    assert "U01SEC0003" in explain(err.value, "zh-CN")
     state = await service.state(iid)
     assert state.approvals[GATED].status is ApprovalStatus.REJECTED
     assert state.steps[GATED].status is StepStatus.REJECTED
@@ -114,7 +115,7 @@ async def test_two_concurrent_decisions_one_wins(
     approval = state.approvals[ESCALATION]
     winner = approval.decided_by
     assert winner in ("U01LDR0001", "U01LDR0002")
-    assert winner in errors[0].message("en")
+    assert winner in explain(errors[0], "en")
     decided = [e for e in await first.timeline(iid) if e["kind"] == "approval_decided"]
     assert len(decided) == 1
     expected = Status.EMERGENCY_RESPONSE if winner == "U01LDR0001" else Status.INITIAL_HANDLING

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from epbot.adapters.slack.refusals import explain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident import Status
 from epbot.domain.playbook import Severity
@@ -162,8 +163,8 @@ async def test_resolve_is_refused_while_steps_are_open(declare, service: Inciden
         await service.resolve(key=key(), incident_id=iid, actor="U01EOF0001")
     assert err.value.code is ErrorCode.OPEN_STEPS
     # The open steps by title, not by id (issue 18).
-    assert "第一时间向本单位应急办公室和有关部门报告" in err.value.message("zh-CN")
-    assert "report-office" not in err.value.message("zh-CN")
+    assert "第一时间向本单位应急办公室和有关部门报告" in explain(err.value, "zh-CN")
+    assert "report-office" not in explain(err.value, "zh-CN")
     with pytest.raises(DomainError) as err:
         await service.resolve(key=key(), incident_id=iid, actor="U02INS0002")
     assert err.value.code is ErrorCode.NOT_COMMANDER

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from epbot.adapters.clock import FakeClock
+from epbot.adapters.slack.refusals import explain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident import PageReason, Status
 from epbot.services.incidents import IncidentService
@@ -140,7 +141,7 @@ async def test_late_ack_by_first_person_still_counts(
             key=key(), incident_id=iid, page="emergency-office#2", actor="U01EOF0002"
         )
     assert err.value.code is ErrorCode.ALREADY_ACKED
-    assert "U01EOF0001" in err.value.message("en")
+    assert "U01EOF0001" in explain(err.value, "en")
 
 
 async def test_ack_by_someone_not_paged_is_refused(declare, service: IncidentService) -> None:
@@ -150,6 +151,6 @@ async def test_ack_by_someone_not_paged_is_refused(declare, service: IncidentSer
             key=key(), incident_id=iid, page="emergency-office#1", actor="U02INS0002"
         )
     assert err.value.code is ErrorCode.NOT_PAGED
-    assert err.value.message("zh-CN") == "此呼叫不是发给你的。"
+    assert explain(err.value, "zh-CN") == "此呼叫不是发给你的。"
     kinds = [e["kind"] for e in await service.timeline(iid)]
     assert kinds[-1] == "refused"

@@ -7,12 +7,12 @@ from typing import Any
 
 from epbot.adapters.slack import alert_render, render
 from epbot.adapters.slack.interactions import Interactions, field_value
-from epbot.adapters.slack.mrkdwn import escape
 from epbot.services.alerts import AlertProblem, AlertService
 
 
 class AlertInteractions:
-    """Opens the modals behind ``alert.declare`` and ``alert.dismiss``; tells refusals."""
+    """Opens the modals behind ``alert.declare`` and ``alert.dismiss`` (a refusal is told by
+    the handlers' error route, :func:`epbot.adapters.slack.refusals.explain`)."""
 
     def __init__(self, *, ui: Interactions, alerts: AlertService) -> None:
         self.ui = ui
@@ -57,19 +57,6 @@ class AlertInteractions:
         view = alert_render.dismiss_modal(alert, locale)
         view["private_metadata"] = json.dumps({"alert": alert_id, "channel": channel})
         await self.ui.client.open_view(trigger_id, view)
-
-    async def refuse(
-        self, *, user_id: str, channel: str | None, problem: AlertProblem
-    ) -> None:
-        """Tell the person, in their language, why their alert action was not taken."""
-        words = alert_render.texts(await self.ui.locale(user_id))
-        key = {
-            "dismissed": "dismissed_already",
-            "declared": "declared_already",
-            "reason_required": "reason_required",
-        }.get(problem.code, "unknown")
-        text = words[key].format(by=escape(str(problem.details.get("by", ""))))
-        await self.ui.tell(user_id=user_id, channel=channel, text=text)
 
     def required(self, locale: str) -> str:
         return alert_render.texts(locale)["reason_required"]

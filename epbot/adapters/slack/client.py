@@ -104,7 +104,6 @@ class SlackClient:
         self.default_locale = default_locale
         self._ids: dict[str, str | None] = {}  # person ref -> user id
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
-        self._warming: set[str] = set()
 
     async def _run(
         self,
@@ -340,26 +339,10 @@ class SlackClient:
         return info
 
     def cached_locale(self, user_id: str) -> str:
-        """The user's locale if already known, else the default, with no Web API call
-        (for the 3-second acknowledgement path); an unknown user is looked up in the
-        background, so the next answer is in their language."""
+        """The user's locale if already known, else the default, with no Web API call: for
+        texts sent with ``ack()``. Callers look the user up after the ack when it matters."""
         info = self._users.get(user_id)
-        if info is None:
-            if user_id not in self._warming:
-                self._warming.add(user_id)
-                task = asyncio.get_running_loop().create_task(self._warm(user_id))
-                _BACKGROUND.add(task)
-                task.add_done_callback(_BACKGROUND.discard)
-            return self.default_locale
-        return _locale_of(info, self.default_locale)
-
-    async def _warm(self, user_id: str) -> None:
-        try:
-            await self.user_info(user_id)
-        except CallFailure:
-            pass
-        finally:
-            self._warming.discard(user_id)
+        return self.default_locale if info is None else _locale_of(info, self.default_locale)
 
     async def locale(self, user_id: str) -> str:
         """``zh-CN`` or ``en`` from the user's Slack locale; the default when unknown."""
@@ -387,9 +370,6 @@ class SlackClient:
             if email is not None and email.lower() in emails:
                 return emails[email.lower()]
         return user_id
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()  # look-ups started off the ack path
 
 
 def _locale_of(info: dict[str, Any], default: str) -> str:

@@ -2,7 +2,8 @@
 
 Handlers stay thin (parse -> one service call -> ack/respond); the Web API calls they
 trigger (views.open, views.publish, chat.postEphemeral) and the read-only queries behind
-``/incident list`` and the Home tab live here.
+``/incident list`` and the Home tab live here. Texts come from the templates: field errors
+from ``errors.j2`` (:mod:`epbot.adapters.slack.refusals`), the rest through ``render``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure, SlackClient
-from epbot.adapters.slack.delivery import Delivery
+from epbot.adapters.slack.refusals import field_error
 from epbot.domain.incident import (
     OPEN_STATUSES,
     ApprovalStatus,
@@ -32,7 +33,7 @@ from epbot.domain.incident import (
     ReportFields,
     StepStatus,
 )
-from epbot.domain.playbook import Playbook, Severity, Text
+from epbot.domain.playbook import Playbook, Severity
 from epbot.services.incidents import incident_number
 from epbot.services.ports import Clock
 
@@ -41,15 +42,6 @@ log = logging.getLogger(__name__)
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 CLOCK_SKEW = timedelta(minutes=2)  # a report's time may be a little ahead of our clock
 
-INVALID: dict[str, Text] = {
-    "required": Text(zh_CN="此项为必填项。", en="This field is required."),
-    "future": Text(zh_CN="发生时间不能晚于当前时间。", en="The time cannot be in the future."),
-    "phone": Text(
-        zh_CN="请填写有效的联系电话（数字、空格或连字符，6–20 位）。",
-        en="Enter a valid phone number (digits, spaces or hyphens, 6-20 characters).",
-    ),
-    "playbook": Text(zh_CN="未知的事件类型。", en="Unknown incident type."),
-}
 _TEXT_FIELDS = ("title", "place", "nature", "scope", "trend", "measures")
 
 
@@ -88,23 +80,23 @@ def parse_report(
 
     playbook = str(meta.get("playbook") or text("playbook"))
     if not playbook:
-        errors["playbook"] = INVALID["required"].get(locale)
+        errors["playbook"] = field_error("required", locale)
     elif playbook not in known:
-        errors["playbook"] = INVALID["playbook"].get(locale)
+        errors["playbook"] = field_error("playbook", locale)
     for name in (*_TEXT_FIELDS, "unit", "contact_phone"):
         if not text(name):
-            errors[name] = INVALID["required"].get(locale)
+            errors[name] = field_error("required", locale)
     phone = text("contact_phone")
     if phone and not PHONE.match(phone):
-        errors["contact_phone"] = INVALID["phone"].get(locale)
+        errors["contact_phone"] = field_error("phone", locale)
     raw_time = field_value(values, "occurred_at")
     occurred: datetime | None = None
     if raw_time in (None, ""):
-        errors["occurred_at"] = INVALID["required"].get(locale)
+        errors["occurred_at"] = field_error("required", locale)
     else:
         occurred = datetime.fromtimestamp(int(raw_time), tz=now.tzinfo)
         if occurred > now + CLOCK_SKEW:
-            errors["occurred_at"] = INVALID["future"].get(locale)
+            errors["occurred_at"] = field_error("future", locale)
     if errors or occurred is None:
         return errors
     severity = text("severity")
@@ -128,7 +120,7 @@ def parse_report(
 
 def required(locale: str) -> str:
     """"This field is required", in the user's language."""
-    return INVALID["required"].get(locale)
+    return field_error("required", locale)
 
 
 def read_reason(view: dict[str, Any]) -> str:
@@ -153,14 +145,12 @@ class Interactions:
         *,
         engine: AsyncEngine,
         client: SlackClient,
-        delivery: Delivery,
         playbooks: Any,
         clock: Clock,
         tz: ZoneInfo,
     ) -> None:
         self._sessions = make_sessionmaker(engine)
         self.client = client
-        self.delivery = delivery
         self.library = playbooks
         self.clock = clock
         self.tz = tz
@@ -175,11 +165,12 @@ class Interactions:
         return found if isinstance(found, Playbook) else None
 
     async def locale(self, user_id: str) -> str:
+        """The user's locale (users.info, cached): call it after ``ack()``."""
         return await self.client.locale(user_id)
 
     def cached_locale(self, user_id: str) -> str:
-        """The user's locale without waiting for Slack (before ``ack()``): the cached one,
-        else the default while it is looked up in the background."""
+        """The user's locale without a Web API call (before ``ack()``): the cached one, else
+        the default."""
         return self.client.cached_locale(user_id)
 
     def ctx(self, locale: str, number: str = "", channel_id: str | None = None) -> Any:
@@ -196,16 +187,12 @@ class Interactions:
         except CallFailure:
             return user_id
 
-    def after_change(self) -> None:
-        """An engine change was committed: deliver its events now."""
-        self.delivery.kick()
-
     # --- views and replies -------------------------------------------------------------
 
     async def open_report(
-        self, *, trigger_id: str, user_id: str, playbook: Playbook | None, drill: bool, channel: str
+        self, *, trigger_id: str, locale: str, playbook: Playbook | None, drill: bool, channel: str
     ) -> None:
-        ctx = self.ctx(await self.locale(user_id))
+        ctx = self.ctx(locale)
         meta = json.dumps(
             {"playbook": playbook.id if playbook else None, "drill": drill, "channel": channel}
         )
@@ -225,17 +212,15 @@ class Interactions:
         return parse_report(view, now=self.clock.now(), locale=locale, known=known)
 
     async def open_reason(
-        self, *, trigger_id: str, user_id: str, callback_id: str, meta: dict[str, Any]
+        self, *, trigger_id: str, locale: str, callback_id: str, meta: dict[str, Any]
     ) -> None:
-        locale = await self.locale(user_id)
         ctx = self.ctx(locale, number=str(meta.get("number", "")))
         title = render.label(locale, f"modal.{callback_id}")
         view = render.reason_modal(callback_id, ctx, title=title, private_metadata=json.dumps(meta))
         await self.client.open_view(trigger_id, view)
 
-    async def open_reassign(self, *, trigger_id: str, user_id: str, meta: dict[str, Any]) -> None:
+    async def open_reassign(self, *, trigger_id: str, locale: str, meta: dict[str, Any]) -> None:
         """The user picker for a step's new assignee, preset to the current one."""
-        locale = await self.locale(user_id)
         incident_id, step_id = int(meta["incident"]), str(meta["target"])
         matrix = self.library.current.matrix
         async with self._sessions() as session:
@@ -259,13 +244,12 @@ class Interactions:
         await self.client.open_view(trigger_id, view)
 
     async def open_send_report(
-        self, *, trigger_id: str, user_id: str, meta: dict[str, Any], progress: bool
+        self, *, trigger_id: str, locale: str, meta: dict[str, Any], progress: bool
     ) -> None:
         """The report to send (a report step's, or a 续报), pre-filled from the latest version."""
         from epbot.adapters.db import report_versions
         from epbot.adapters.slack import report_render
 
-        locale = await self.locale(user_id)
         incident_id = int(meta["incident"])
         matrix = self.library.current.matrix
         async with self._sessions() as session:
@@ -313,9 +297,9 @@ class Interactions:
                 log.info("ephemeral in %s failed (%s); sending a DM", channel, exc.error)
         await self.client.post_message(user_id, text)
 
-    async def publish_home(self, user_id: str) -> None:
-        ref = await self.actor(user_id)
-        ctx = self.ctx(await self.locale(user_id))
+    async def publish_home(self, user_id: str, *, actor: str, locale: str) -> None:
+        """The Home tab of ``user_id`` (matrix ref ``actor``): their steps and approvals."""
+        ref, ctx = actor, self.ctx(locale)
         steps: list[tuple[str, str, Any]] = []
         approvals: list[tuple[str, Any]] = []
         incidents: list[tuple[str, IncidentState]] = []

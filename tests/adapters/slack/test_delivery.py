@@ -188,6 +188,8 @@ async def test_a_slow_delivery_keeps_its_lane_so_no_other_worker_sends_twice(
     harness.fake.inject_failure("conversations.create", status="timeout", times=1)
     status, _ = await harness.submit_report(view_id="V0LEASE")
     assert status == 200
+    await harness.eventually(harness.incidents)
+    harness.bot.delivery.kick()  # the first worker takes the new rows (no handler kicks it)
     await harness.eventually(lambda: harness.fake.calls_to("conversations.create"))
     second = _another_worker(harness)
     for _ in range(6):  # 1.8 s of the fake clock: four lease lengths

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSet
-from epbot.adapters.slack import alert_render, ids, report_render
+from epbot.adapters.slack import alert_render, ids, refusals, report_render
 from epbot.adapters.slack import render as r
 from epbot.domain import incident as dom
-from epbot.domain.errors import MESSAGES, DomainError, ErrorCode
+from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.playbook import STAGE_ORDER, StepKind, Text
 from tests.adapters.slack.test_alert_effects import alert_row
 from tests.adapters.slack.test_render import NOW, SAMPLES, as_dict, context
@@ -172,12 +172,12 @@ def zh_samples() -> dict[str, dict[str, Any]]:
         if kind == "refused":  # as the service stores it: the refusal in both languages
             refusal = DomainError(ErrorCode.NOT_RESPONSIBLE, role=Text(zh_CN="应急办公室", en="x"))
             data["message"] = str(refusal)
-            data["messages"] = {lang: refusal.message(lang) for lang in ("zh-CN", "en")}
+            data["code"], data["params"] = refusal.code.value, refusal.plain_params()
         out[kind] = data
     return out
 
 
-def refusals(library: PlaybookSet) -> list[DomainError]:
+def domain_refusals(library: PlaybookSet) -> list[DomainError]:
     """Real refusals from the engine, as people meet them."""
     state, _ = declare(library, "db-crash")
     stranger = "U0STRANGER"
@@ -223,11 +223,12 @@ def test_the_checker_finds_english_and_spares_the_allowed() -> None:
 
 def test_every_domain_error_reads_as_chinese(library: PlaybookSet) -> None:
     found = Collector()
-    for code in ErrorCode:
-        template = MESSAGES[code].get(ZH)
+    for code, template in refusals.texts(ZH).items():
         found.add(f"message {code}", re.sub(r"\{\w+\}", "", template))
-    for exc in refusals(library):
-        found.add(f"refusal {exc.code}", exc.message(ZH))
+    for exc in domain_refusals(library):
+        found.add(f"refusal {exc.code}", refusals.explain(exc, ZH) or "")
+    for kind in ("required", "future", "phone", "playbook"):
+        found.add(f"field {kind}", refusals.field_error(kind, ZH))
     assert not found.found, json.dumps(found.found, ensure_ascii=False, indent=1)
 
 
@@ -343,7 +344,7 @@ def test_step_and_role_names_are_titles_not_ids(library: PlaybookSet) -> None:
     dom.decide(state, dom.AcknowledgePage(boss, state.pages[0].key), NOW)
     with pytest.raises(DomainError) as refused:
         dom.decide(state, dom.Resolve(boss, None), NOW)
-    message = refused.value.message(ZH)
+    message = refusals.explain(refused.value, ZH) or ""
     assert "report-office" not in message
     title = state.playbook.step("report-office").title
     assert isinstance(title, Text)

@@ -1,0 +1,148 @@
+"""SlackClient against FakeSlack: cached look-ups (locale, matrix ref, user id), the calls'
+tolerated errors, and which failures are transient (retried) or permanent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from epbot.adapters.slack.client import CallFailure, SlackClient
+from epbot.adapters.slack.pacing import Pacer
+from epbot.fakeslack import FakeSlack
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack(rate_limits=False, hang_seconds=1)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def client(fake: FakeSlack, *, patience: float = 2.0, default: str = "zh-CN") -> SlackClient:
+    made = SlackClient(
+        fake.bot_token, base_url=fake.url, timeout=1, default_locale=default, patience=patience
+    )
+    made.backoff_start = 0.02
+    return made
+
+
+async def test_cached_locale_never_calls_slack(fake: FakeSlack) -> None:
+    user = fake.workspace.add_user("en", locale="en-US")
+    slack = client(fake)
+    assert slack.cached_locale(user.id) == "zh-CN"  # unknown yet: the default
+    assert fake.calls_to("users.info") == []
+    assert await slack.locale(user.id) == "en"
+    assert slack.cached_locale(user.id) == "en"
+    assert len(fake.calls_to("users.info")) == 1
+    assert fake.calls_to("users.info")[0].args["include_locale"] in (True, "true", "1")
+
+
+@pytest.mark.parametrize(
+    ("slack_locale", "ours"),
+    [("zh-CN", "zh-CN"), ("zh-TW", "zh-CN"), ("en-GB", "en"), ("EN-us", "en"), ("fr-FR", "de")],
+)
+async def test_a_slack_locale_maps_to_ours(fake: FakeSlack, slack_locale: str, ours: str) -> None:
+    user = fake.workspace.add_user("someone", locale=slack_locale)
+    assert await client(fake, default="de").locale(user.id) == ours
+
+
+async def test_an_unknown_user_reads_the_default_and_is_asked_again(fake: FakeSlack) -> None:
+    slack = client(fake)
+    assert await slack.locale("U0NOBODY") == "zh-CN"
+    assert await slack.user_info("U0NOBODY") == {}
+    assert len(fake.calls_to("users.info")) == 2  # a permanent "not found" is not cached
+
+
+async def test_a_transient_failure_of_the_lookup_falls_back_to_the_default(
+    fake: FakeSlack,
+) -> None:
+    user = fake.workspace.add_user("en", locale="en-US")
+    slack = client(fake, patience=0.1)
+    fake.inject_failure("users.info", status=503, times=10)
+    assert await slack.locale(user.id) == "zh-CN"
+    assert await slack.email(user.id) is None
+
+
+async def test_person_ref_by_id_or_by_email_as_the_matrix_spells_it(fake: FakeSlack) -> None:
+    known = fake.workspace.add_user("pm", email="PM@Vendor.example.com")
+    stranger = fake.workspace.add_user("stranger", email="who@else.example.com")
+    slack = client(fake)
+    refs = ["U0INMATRIX", "pm@vendor.example.com"]
+    assert await slack.person_ref("U0INMATRIX", refs) == "U0INMATRIX"
+    assert fake.calls_to("users.info") == []  # an id in the matrix needs no look-up
+    assert await slack.person_ref(known.id, refs) == "pm@vendor.example.com"
+    assert await slack.person_ref(stranger.id, refs) == stranger.id
+    assert await slack.person_ref(known.id, ["U0ONLY"]) == known.id  # no e-mails: no call
+    assert len(fake.calls_to("users.info")) == 2
+
+
+async def test_user_id_of_an_email_is_looked_up_once(fake: FakeSlack) -> None:
+    user = fake.workspace.add_user("pm", email="pm@vendor.example.com")
+    slack = client(fake)
+    assert await slack.user_id("U0ALREADY") == "U0ALREADY"
+    for _ in range(2):
+        assert await slack.user_id("pm@vendor.example.com") == user.id
+        assert await slack.user_id("gone@vendor.example.com") is None
+    assert len(fake.calls_to("users.lookupByEmail")) == 2
+
+
+async def test_tolerated_errors_are_not_failures(fake: FakeSlack) -> None:
+    channel = fake.workspace.add_channel("room", bot_is_member=True)
+    member = fake.workspace.add_user("member")
+    slack = client(fake)
+    await slack.invite(channel.id, [])
+    assert fake.calls_to("conversations.invite") == []  # nobody to invite: no call
+    fake.inject_failure("conversations.invite", status="already_in_channel")
+    await slack.invite(channel.id, [member.id])
+    fake.inject_failure("pins.add", status="already_pinned")
+    await slack.pin(channel.id, "1.000001")
+    fake.inject_failure("pins.add", status="message_not_found")
+    with pytest.raises(CallFailure) as failed:
+        await slack.pin(channel.id, "1.000001")
+    assert (failed.value.error, failed.value.transient) == ("message_not_found", False)
+
+
+async def test_a_server_error_is_retried_and_a_refusal_is_not(fake: FakeSlack) -> None:
+    channel = fake.workspace.add_channel("room", bot_is_member=True)
+    slack = client(fake)
+    fake.inject_failure("chat.postMessage", status=500)
+    posted = await slack.post_message(channel.id, "hello")
+    assert posted["ok"] is True
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [500, 200]
+    with pytest.raises(CallFailure) as failed:
+        await slack.post_message("C0NOSUCH", "hello")
+    assert (failed.value.method, failed.value.error) == ("chat.postMessage", "channel_not_found")
+    assert not failed.value.transient
+    assert len(fake.calls_to("chat.postMessage")) == 3  # the refusal was not retried
+
+
+async def test_a_failure_past_its_patience_is_transient(fake: FakeSlack) -> None:
+    channel = fake.workspace.add_channel("room", bot_is_member=True)
+    slack = client(fake, patience=0.1)
+    fake.inject_failure("chat.postMessage", status=502, times=100)
+    with pytest.raises(CallFailure) as failed:
+        await slack.post_message(channel.id, "hello")
+    assert failed.value.transient
+    assert "transient" in str(failed.value)
+
+
+async def test_a_429_names_its_retry_after_and_pauses_the_method(fake: FakeSlack) -> None:
+    channel = fake.workspace.add_channel("room", bot_is_member=True)
+    slack = client(fake, patience=0.5)
+    slack.pacer = Pacer(enabled=True)
+    fake.inject_failure("chat.postMessage", status=429, retry_after=3)
+    with pytest.raises(CallFailure) as failed:
+        await slack.post_message(channel.id, "hello")
+    assert (failed.value.error, failed.value.retry_after) == ("ratelimited", 3.0)
+    assert failed.value.transient
+    assert slack.pacer.wait_needed("chat.postMessage", channel.id) > 2.0
+
+
+async def test_ephemeral_reaches_only_its_person(fake: FakeSlack) -> None:
+    member = fake.workspace.add_user("member")
+    channel = fake.workspace.add_channel("room", members=[member.id], bot_is_member=True)
+    await client(fake).post_ephemeral(channel.id, member.id, "just for you")
+    [sent] = fake.workspace.ephemerals
+    assert (sent.channel, sent.user, sent.text) == (channel.id, member.id, "just for you")
