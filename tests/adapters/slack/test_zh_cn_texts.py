@@ -22,11 +22,12 @@ import pytest
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSet
 from epbot.adapters.slack import alert_render, ids, report_render
 from epbot.adapters.slack import render as r
+from epbot.adapters.slack.render.templates import labels as render_labels
 from epbot.domain import incident as dom
 from epbot.domain.errors import MESSAGES, DomainError, ErrorCode
 from epbot.domain.playbook import STAGE_ORDER, StepKind, Text
+from tests.adapters.slack.render.samples import NOW, SAMPLES, as_dict, context
 from tests.adapters.slack.test_alert_effects import alert_row
-from tests.adapters.slack.test_render import NOW, SAMPLES, as_dict, context
 
 ZH = "zh-CN"
 ALLOWED = {"I", "II", "III", "IV", "Slack", "epbot", "Prometheus", "Alertmanager", "Grafana"}
@@ -324,7 +325,7 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
     found.add("alert warning", alert_render.warning_message(alert, wctx))
     found.add("alert resolved", alert_render.resolved_note(alert, ZH))
     found.add("alert dismiss", alert_render.dismiss_modal(alert, ZH))
-    labels = r._labels(ZH)
+    labels = render_labels(ZH)
     found.add("labels", *labels.values())
     assert not found.found, json.dumps(found.found, ensure_ascii=False, indent=1)
 
