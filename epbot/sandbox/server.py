@@ -413,7 +413,7 @@ class Sandbox:
         bot = self.bot
         bot.client._users.clear()  # users.info is cached: read the new locales again
         bot.client.default_locale = locale
-        bot.delivery.locale = bot.delivery.effects.locale = locale
+        bot.delivery.effects.locale = locale
         alerts = getattr(bot.delivery.standalone.get("alert"), "__self__", None)
         if alerts is not None and hasattr(alerts, "locale"):
             alerts.locale = locale
