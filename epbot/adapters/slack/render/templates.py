@@ -19,9 +19,15 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
 from epbot.adapters.slack.mrkdwn import default_mention, escape
+from epbot.adapters.slack.render.vocabulary import (
+    role_name,
+    severity_name,
+    stage_title,
+    step_title,
+    unit_name,
+)
 from epbot.domain.incident import IncidentState, Status, upcoming_deadline
-from epbot.domain.matrix import Matrix
-from epbot.domain.playbook import SEVERITY_NAMES, STAGE_ORDER, Severity, StageId
+from epbot.domain.playbook import STAGE_ORDER, Severity, StageId
 
 
 @dataclass(frozen=True)
@@ -161,10 +167,7 @@ class Helpers:
             return "—"
         if self.state is None:
             return role_id
-        try:
-            return self.state.matrix.role(role_id).name.get(self.ctx.lang)
-        except KeyError:
-            return role_id
+        return role_name(self.state.matrix, role_id, self.ctx.lang)
 
     def step(self, step_id: str | None) -> str:
         return escape(self.step_plain(step_id))
@@ -174,22 +177,16 @@ class Helpers:
             return "—"
         if self.state is None:
             return step_id
-        try:
-            return self.state.playbook.step(step_id).title.get(self.ctx.lang)
-        except KeyError:
-            return step_id
+        return step_title(self.state.playbook, step_id, self.ctx.lang)
 
     def stage(self, stage_id: str | StageId | None) -> str:
         if not stage_id:
             return "—"
-        stage = None
+        title = None
         if self.state is not None:
-            try:
-                stage = self.state.playbook.stage(StageId(stage_id))
-            except ValueError:
-                stage = None
-        if stage is not None and stage.title is not None:
-            return escape(stage.title.get(self.ctx.lang))
+            title = stage_title(self.state.playbook, stage_id, self.ctx.lang)
+        if title is not None:
+            return escape(title)
         return escape(self.L.get(f"stage.{stage_id}", str(stage_id)))
 
     def unit(self, unit_id: str | None) -> str:
@@ -197,16 +194,13 @@ class Helpers:
             return "—"
         if self.state is None:
             return escape(unit_id)
-        return escape(_unit_name(self.state.matrix, unit_id, self.ctx.lang))
+        return escape(unit_name(self.state.matrix, unit_id, self.ctx.lang))
 
     def severity(self, value: str | Severity | None) -> str:
         if value is None:
             return "—"
-        try:
-            sev = Severity(value)
-        except ValueError:
-            return escape(str(value))
-        return f"{sev.value} {SEVERITY_NAMES[sev].get(self.ctx.lang)}"
+        name = severity_name(value, self.ctx.lang)
+        return escape(str(value)) if name is None else name
 
     def status(self, value: str | Status | None) -> str:
         if value is None:
@@ -215,13 +209,6 @@ class Helpers:
 
     def playbook_title(self) -> str:
         return "" if self.state is None else escape(self.state.playbook.title.get(self.ctx.lang))
-
-
-def _unit_name(matrix: Matrix, unit_id: str, lang: str) -> str:
-    try:
-        return matrix.unit(unit_id).name.get(lang)
-    except KeyError:
-        return unit_id
 
 
 def as_datetime(value: datetime | str | None) -> datetime | None:
