@@ -5,7 +5,7 @@ also gets are in ``reports``."""
 from __future__ import annotations
 
 from epbot.adapters.slack import receipt_render
-from epbot.adapters.slack.effects.common import EffectsBase, Event, Room, best_effort
+from epbot.adapters.slack.effects.common import EffectsBase, Event, Room
 
 
 async def broadcast(fx: EffectsBase, room: Room, event: Event, only: str | None) -> None:
@@ -19,6 +19,4 @@ async def broadcast(fx: EffectsBase, room: Room, event: Event, only: str | None)
             continue
         # The unit's responsible person and the receipt (回执) button, when asked for.
         text, blocks = receipt_render.broadcast_message(room.state, event, ctx, str(channel))
-        posted = await best_effort(fx.client.post_message(str(channel), text, blocks))
-        if posted:
-            await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+        await fx.post_and_remember(room, key, str(channel), text, blocks)

@@ -95,6 +95,25 @@ class EffectsBase:
         room.refs[key] = ref
         room.posted.add(key)
 
+    async def post_and_remember(
+        self,
+        room: Room,
+        key: str,
+        where: str,
+        text: str,
+        blocks: render.Blocks | None = None,
+        *,
+        thread_ts: str | None = None,
+    ) -> bool:
+        """Post best-effort (a DM, a unit's channel) and remember the message under ``key``;
+        False when Slack refused it for good."""
+        posted = await best_effort(
+            self.client.post_message(where, text, blocks, thread_ts=thread_ts)
+        )
+        if posted:
+            await self.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+        return bool(posted)
+
     async def set_incident(self, room: Room, **values: Any) -> None:
         """Store columns of the incident row (its channel, its card's ts)."""
         async with self.sessions() as session, session.begin():

@@ -34,9 +34,7 @@ async def page_dm(fx: EffectsBase, room: Room, event: Event, person: str | None)
         return
     ctx = await fx.ctx(room, await fx.client.locale(user))
     text, blocks = render.page_message(room.state, page, ctx, channel_link=channel_link(room))
-    posted = await best_effort(fx.client.post_message(user, text, blocks))
-    if posted:
-        await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+    if await fx.post_and_remember(room, key, user, text, blocks):
         await _catch_up(fx, room, lambda fresh: page_changed(fx, fresh, page_key))
 
 
@@ -82,9 +80,7 @@ async def approval_dm(fx: EffectsBase, room: Room, event: Event, person: str | N
             continue
         ctx = await fx.ctx(room, await fx.client.locale(user))
         text, blocks = render.approval_message(room.state, approval, ctx)
-        posted = await best_effort(fx.client.post_message(user, text, blocks))
-        if posted:
-            await fx.remember(room, ref_key, str(posted["channel"]), str(posted["ts"]))
+        if await fx.post_and_remember(room, ref_key, user, text, blocks):
             await _catch_up(fx, room, lambda fresh: approval_changed(fx, fresh, key))
 
 

@@ -59,9 +59,7 @@ async def report_dm(fx: EffectsBase, room: Room, event: Event, person: str | Non
         text, blocks = report_render.report_message(
             room.state, event, ctx, channel_link=channel_link(room)
         )
-        posted = await best_effort(fx.client.post_message(user, text, blocks))
-        if posted:
-            await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+        await fx.post_and_remember(room, key, user, text, blocks)
 
 
 async def report_post(fx: EffectsBase, room: Room, event: Event, only: str | None) -> None:
@@ -75,9 +73,7 @@ async def report_post(fx: EffectsBase, room: Room, event: Event, only: str | Non
         text, blocks = report_render.report_message(
             room.state, event, ctx, channel_link=channel_link(room)
         )
-        posted = await best_effort(fx.client.post_message(str(channel), text, blocks))
-        if posted:
-            await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+        await fx.post_and_remember(room, key, str(channel), text, blocks)
 
 
 async def progress_prompt_dm(
@@ -93,9 +89,7 @@ async def progress_prompt_dm(
         return
     ctx = await fx.ctx(room, await fx.client.locale(user))
     text, blocks = report_render.progress_prompt(room.state, event, ctx)
-    posted = await best_effort(fx.client.post_message(user, text, blocks))
-    if posted:
-        await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+    await fx.post_and_remember(room, key, user, text, blocks)
 
 
 async def receipt_nudge(
@@ -112,9 +106,7 @@ async def receipt_nudge(
         return
     text = receipt_render.nudge_text(room.state, event, await fx.ctx(room))
     thread = notice.ts if notice is not None and notice.ts else None
-    posted = await best_effort(fx.client.post_message(channel, text, thread_ts=thread))
-    if posted:
-        await fx.remember(room, key, str(posted["channel"]), str(posted["ts"]))
+    await fx.post_and_remember(room, key, channel, text, thread_ts=thread)
 
 
 async def receipt_changed(fx: EffectsBase, room: Room, event: Event) -> None:
