@@ -26,7 +26,7 @@ from epbot.adapters.slack.render.templates import labels as render_labels
 from epbot.domain import incident as dom
 from epbot.domain.errors import MESSAGES, DomainError, ErrorCode
 from epbot.domain.playbook import STAGE_ORDER, StepKind, Text
-from tests.adapters.slack.render.samples import NOW, SAMPLES, as_dict, context
+from tests.adapters.slack.render.samples import NOW, SAMPLES, as_dict, context, fire_timers
 from tests.adapters.slack.test_alert_effects import alert_row
 
 ZH = "zh-CN"
@@ -134,14 +134,7 @@ def lived(library: PlaybookSet, playbook_id: str) -> tuple[dom.IncidentState, li
     for approval in list(state.approvals.values()):
         approvers = state.members(approval.approver_role)
         run(state, events, dom.DecideApproval(approvers[0], approval.key, True, None))
-    at = NOW
-    for _ in range(40):
-        live = sorted(dom.live_timers(state), key=lambda t: t.due_at)
-        if not live:
-            break
-        timer = live[0]
-        at = max(at, timer.due_at)
-        events += dom.decide(state, dom.FireTimer(None, timer.kind, timer.target, timer.due_at), at)
+    events += fire_timers(state, rounds=40)
     return state, events
 
 

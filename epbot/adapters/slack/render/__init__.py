@@ -2,7 +2,8 @@
 
 Every user-facing word lives in ``epbot/adapters/templates/<locale>/*.j2``; this package
 chooses the template, lays out the blocks and keeps to Slack's limits. One module a job:
-``templates`` (Jinja2, labels, the helpers templates call), ``blocks`` (Block Kit pieces),
+``templates`` (Jinja2, labels, the helpers templates call), ``vocabulary`` (the plan's
+names in a locale, shared with the report files), ``blocks`` (Block Kit pieces),
 ``messages`` (card, pages, approvals, thread lines), ``checklist``, ``modals``, ``home``
 (App Home, ``/incident list``), ``naming`` (channel name and topic, playbook names) and
 ``closing`` (the closing report). Callers use the names re-exported here.

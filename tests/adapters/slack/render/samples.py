@@ -155,15 +155,22 @@ def engine_events(library: PlaybookSet) -> list[dict[str, Any]]:
     events += dom.decide(state, dom.AcknowledgePage(commander.person, commander.key), NOW)
     events += dom.decide(state, dom.CompleteStep(commander.person, "pause-uploads"), NOW)
     events += dom.decide(state, dom.PostUpdate(commander.person, "progress"), NOW)
+    events += fire_timers(state, rounds=60)
+    return [as_dict(e) for e in events]
+
+
+def fire_timers(state: dom.IncidentState, *, rounds: int) -> list[dom.Event]:
+    """Fire the incident's timers one by one, earliest first (at most ``rounds``)."""
+    events: list[dom.Event] = []
     at = NOW
-    for _ in range(60):
+    for _ in range(rounds):
         live = sorted(dom.live_timers(state), key=lambda t: t.due_at)
         if not live:
             break
         timer = live[0]
         at = max(at, timer.due_at)
         events += dom.decide(state, dom.FireTimer(None, timer.kind, timer.target, timer.due_at), at)
-    return [as_dict(e) for e in events]
+    return events
 
 
 SAMPLES: dict[str, dict[str, Any]] = {
