@@ -28,6 +28,7 @@ from epbot.adapters.slack.alert_ui import AlertInteractions
 from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, web_app
 from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
+from epbot.adapters.slack.effects import SlackEffects
 from epbot.adapters.slack.interactions import Interactions
 from epbot.adapters.slack.pacing import Pacer
 from epbot.adapters.slack.report_upload import ReportUploads
@@ -154,12 +155,16 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     )
     delivery = Delivery(
         engine=engine,
-        client=client,
-        playbooks=library,
         clock=clock,
-        locale=settings.locale,
-        tz=settings.tz,
-        incidents_channel=settings.incidents_channel,
+        effects=SlackEffects(
+            engine=engine,
+            client=client,
+            playbooks=library,
+            clock=clock,
+            locale=settings.locale,
+            tz=settings.tz,
+            incidents_channel=settings.incidents_channel,
+        ),
         workers=settings.delivery_workers,
         standalone={
             # A monitoring alert's warning (no incident): its own lane, per alerts channel.

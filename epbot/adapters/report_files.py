@@ -23,9 +23,16 @@ from markupsafe import Markup
 
 from epbot.adapters.report_chart import timeline_svg
 from epbot.adapters.slack.render import label
+from epbot.adapters.slack.render.vocabulary import (
+    role_name,
+    severity_name,
+    stage_title,
+    step_title,
+    unit_name,
+)
 from epbot.domain.incident import SYSTEM, IncidentState
 from epbot.domain.matrix import Matrix
-from epbot.domain.playbook import SEVERITY_NAMES, STAGE_ORDER, Severity, StageId
+from epbot.domain.playbook import STAGE_ORDER
 from epbot.domain.reports import SummaryRow
 from epbot.services.reports import IncidentRecord
 
@@ -122,40 +129,24 @@ class Words:
         return "—" if share is None else f"{share * 100:.1f}%"
 
     def role(self, role_id: str | None) -> str:
-        if not role_id:
-            return "—"
-        try:
-            return self.matrix.role(role_id).name.get(self.lang)
-        except KeyError:
-            return role_id
+        return role_name(self.matrix, role_id, self.lang) if role_id else "—"
 
     def step(self, step_id: str | None) -> str:
         if not step_id or self.state is None:
             return step_id or "—"
-        try:
-            return self.state.playbook.step(step_id).title.get(self.lang)
-        except KeyError:
-            return step_id
+        return step_title(self.state.playbook, step_id, self.lang)
 
     def stage(self, stage_id: str | None) -> str:
         if not stage_id:
             return "—"
         if self.state is not None:
-            try:
-                stage = self.state.playbook.stage(StageId(stage_id))
-            except ValueError:
-                stage = None
-            if stage is not None and stage.title is not None:
-                return stage.title.get(self.lang)
+            title = stage_title(self.state.playbook, stage_id, self.lang)
+            if title is not None:
+                return title
         return label(self.lang, f"stage.{stage_id}")
 
     def unit(self, unit_id: str | None) -> str:
-        if not unit_id:
-            return "—"
-        try:
-            return self.matrix.unit(unit_id).name.get(self.lang)
-        except KeyError:
-            return unit_id
+        return unit_name(self.matrix, unit_id, self.lang) if unit_id else "—"
 
     def person(self, ref: str | None) -> str:
         if not ref:
@@ -168,11 +159,7 @@ class Words:
     def severity(self, value: str | None) -> str:
         if not value:
             return "—"
-        try:
-            sev = Severity(value)
-        except ValueError:
-            return value
-        return f"{sev.value} {SEVERITY_NAMES[sev].get(self.lang)}"
+        return severity_name(value, self.lang) or value
 
 
 def _stages(record: IncidentRecord) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from epbot.adapters.db import models as m
 from epbot.adapters.db.alert_store import labels_of
-from epbot.adapters.slack import ids, render
+from epbot.adapters.slack import ids
 from epbot.adapters.slack.mrkdwn import (
     MAX_MESSAGE_BLOCKS,
     MAX_SECTION_TEXT,
@@ -24,10 +24,12 @@ from epbot.adapters.slack.mrkdwn import (
     escape,
     truncate,
 )
+from epbot.adapters.slack.render import REASON_FIELD
+from epbot.adapters.slack.render.templates import Helpers, RenderContext, env
 from epbot.domain.alerts import place_of, scope_of
 
-DISMISS_FIELD = render.REASON_FIELD
-_INPUT_LIMIT = 500  # the report modal's single-line inputs (render._text_input)
+DISMISS_FIELD = REASON_FIELD
+_INPUT_LIMIT = 500  # the report modal's single-line inputs (render.blocks.text_input)
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,9 @@ class WarningContext:
 
 
 def _module(alert: m.Alert | None, ctx: WarningContext) -> Any:
-    helpers = render._Helpers(None, render.RenderContext(ctx.lang, ctx.tz, ctx.now, ctx.number))
+    helpers = Helpers(None, RenderContext(ctx.lang, ctx.tz, ctx.now, ctx.number))
     labels = sorted(labels_of(alert).items()) if alert is not None else []
-    return render._env().get_template(f"{ctx.lang}/alert_warning.j2").make_module(
+    return env().get_template(f"{ctx.lang}/alert_warning.j2").make_module(
         {
             **helpers.vars(),
             "alert": alert,

@@ -1,7 +1,7 @@
 """The outbox worker: drains lanes (one per Slack conversation) in parallel, in order.
 
-Storage and claims are ``adapters/db/outbox.py``; what each event means in Slack is
-``effects.py``; pacing and the retries of a single call are the client's. This module is
+Storage and claims are ``adapters/db/outbox.py``; what each event means in Slack is the
+``effects`` package; pacing and the retries of a single call are the client's. This module is
 the loop: a bounded pool of workers, each holding one lane's lease at a time, the most
 urgent lanes (a page, an approval request) first. A lane whose call keeps failing keeps
 its rows, in order, for a later attempt; every other lane goes on.
@@ -20,7 +20,6 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -29,11 +28,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from epbot.adapters.db import models as m
 from epbot.adapters.db import outbox as store
 from epbot.adapters.db.engine import make_sessionmaker
-from epbot.adapters.slack.client import CallFailure, SlackClient
+from epbot.adapters.slack.client import CallFailure
 from epbot.adapters.slack.effects import SlackEffects
 from epbot.domain.audience import Audience
 from epbot.logs import log_context
-from epbot.services.ports import Clock, PlaybookSource
+from epbot.services.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -46,38 +45,24 @@ Standalone = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Delivery:
-    """Outbox worker pool: ``drain()`` delivers what is due; ``kick()`` schedules a drain."""
+    """Outbox worker pool: ``drain()`` delivers what is due; ``kick()`` schedules a drain.
+
+    ``effects`` sends a lane's rows of one incident; ``standalone`` the rows of no incident.
+    """
 
     def __init__(
         self,
         *,
         engine: AsyncEngine,
-        client: SlackClient,
-        playbooks: PlaybookSource,
         clock: Clock,
-        locale: str,
-        tz: ZoneInfo,
-        incidents_channel: str | None = None,
+        effects: SlackEffects,
         workers: int = 32,
         standalone: Mapping[str, Standalone] | None = None,
         holder: str | None = None,
     ) -> None:
         self._sessions = make_sessionmaker(engine)
-        self.effects = SlackEffects(
-            engine=engine,
-            client=client,
-            playbooks=playbooks,
-            clock=clock,
-            locale=locale,
-            tz=tz,
-            incidents_channel=incidents_channel,
-        )
-        self.client = client
-        self.playbooks = playbooks
         self.clock = clock
-        self.locale = locale
-        self.tz = tz
-        self.incidents_channel = incidents_channel
+        self.effects = effects
         self.workers = max(1, workers)
         self.standalone: dict[str, Standalone] = dict(standalone or {})
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from epbot.adapters.slack import ids, render
-from epbot.adapters.slack.render import (
+from epbot.adapters.slack import ids
+from epbot.adapters.slack.render.blocks import (
     Blocks,
-    RenderContext,
-    _actions,
-    _button,
-    _call,
-    _context,
-    _Data,
-    _Helpers,
-    _incident_ref,
-    _macros,
-    _section,
+    actions,
+    button,
+    context,
+    incident_ref,
+    section,
 )
+from epbot.adapters.slack.render.messages import broadcast_text
+from epbot.adapters.slack.render.templates import Data, Helpers, RenderContext, call, macros
 from epbot.domain.incident import IncidentState, ReceiptState
 
 
@@ -30,28 +27,30 @@ def broadcast_message(
     state: IncidentState, event: dict[str, Any], ctx: RenderContext, channel: str
 ) -> tuple[str, Blocks | None]:
     """The notice for one unit's channel, with the receipt request when the step asks one."""
-    text = render.broadcast_text(state, event, ctx)
+    text = broadcast_text(state, event, ctx)
     data = event.get("data") or {}
     receipt = _receipt_of(state, str(data.get("step")), channel)
     if receipt is None:
         return text, None
-    h = _Helpers(state, ctx)
+    h = Helpers(state, ctx)
     people = list(state.members(receipt.responsible_role or ""))
-    mod = _macros("receipt", h, state=state, receipt=receipt, people=people)
-    blocks: Blocks = [_section(text), _section(_call(mod, "ask"))]
+    mod = macros("receipt", h, state=state, receipt=receipt, people=people)
+    blocks: Blocks = [section(text), section(call(mod, "ask"))]
     if receipt.confirmed_at is not None:
-        blocks.append(_context(_call(mod, "confirmed")))
+        blocks.append(context(call(mod, "confirmed")))
     elif state.status.value == "cancelled":
-        blocks.append(_context(_call(mod, "ended")))
+        blocks.append(context(call(mod, "ended")))
     else:
-        value = ids.button_value(_incident_ref(state), receipt.key)
-        button = _button(h.L["btn.receipt"], ids.Action.BROADCAST_RECEIPT, value, style="primary")
-        blocks.append(_actions([button], block_id="receipt_actions"))
+        value = ids.button_value(incident_ref(state), receipt.key)
+        receipt_button = button(
+            h.L["btn.receipt"], ids.Action.BROADCAST_RECEIPT, value, style="primary"
+        )
+        blocks.append(actions([receipt_button], block_id="receipt_actions"))
     return text, blocks
 
 
 def nudge_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) -> str:
     """The reminder in the unit's channel when its receipt is late."""
-    h = _Helpers(state, ctx)
-    mod = _macros("receipt", h, state=state, d=_Data(event.get("data") or {}))
-    return _call(mod, "nudge")
+    h = Helpers(state, ctx)
+    mod = macros("receipt", h, state=state, d=Data(event.get("data") or {}))
+    return call(mod, "nudge")

@@ -25,14 +25,7 @@ def _another_worker(harness: Harness, holder: str | None = None) -> Delivery:
     """A second outbox worker over the same database, as another process would run."""
     first = harness.bot.delivery
     return Delivery(
-        engine=harness.bot.engine,
-        client=first.client,
-        playbooks=first.playbooks,
-        clock=first.clock,
-        locale=first.locale,
-        tz=first.tz,
-        incidents_channel=first.incidents_channel,
-        holder=holder,
+        engine=harness.bot.engine, clock=first.clock, effects=first.effects, holder=holder
     )
 
 

@@ -14,7 +14,7 @@ from epbot.adapters.slack import ids
 from epbot.adapters.slack import render as r
 from epbot.adapters.slack import report_render as rr
 from epbot.domain import incident as dom
-from tests.adapters.slack.test_render import (
+from tests.adapters.slack.render.samples import (
     CJK,
     EVIL,
     NOW,

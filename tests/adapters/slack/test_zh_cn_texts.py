@@ -22,11 +22,12 @@ import pytest
 from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSet
 from epbot.adapters.slack import alert_render, ids, refusals, report_render
 from epbot.adapters.slack import render as r
+from epbot.adapters.slack.render.templates import labels as render_labels
 from epbot.domain import incident as dom
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.playbook import STAGE_ORDER, StepKind, Text
+from tests.adapters.slack.render.samples import NOW, SAMPLES, as_dict, context, fire_timers
 from tests.adapters.slack.test_alert_effects import alert_row
-from tests.adapters.slack.test_render import NOW, SAMPLES, as_dict, context
 
 ZH = "zh-CN"
 ALLOWED = {"I", "II", "III", "IV", "Slack", "epbot", "Prometheus", "Alertmanager", "Grafana"}
@@ -133,14 +134,7 @@ def lived(library: PlaybookSet, playbook_id: str) -> tuple[dom.IncidentState, li
     for approval in list(state.approvals.values()):
         approvers = state.members(approval.approver_role)
         run(state, events, dom.DecideApproval(approvers[0], approval.key, True, None))
-    at = NOW
-    for _ in range(40):
-        live = sorted(dom.live_timers(state), key=lambda t: t.due_at)
-        if not live:
-            break
-        timer = live[0]
-        at = max(at, timer.due_at)
-        events += dom.decide(state, dom.FireTimer(None, timer.kind, timer.target, timer.due_at), at)
+    events += fire_timers(state, rounds=40)
     return state, events
 
 
@@ -325,7 +319,7 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
     found.add("alert warning", alert_render.warning_message(alert, wctx))
     found.add("alert resolved", alert_render.resolved_note(alert, ZH))
     found.add("alert dismiss", alert_render.dismiss_modal(alert, ZH))
-    labels = r._labels(ZH)
+    labels = render_labels(ZH)
     found.add("labels", *labels.values())
     assert not found.found, json.dumps(found.found, ensure_ascii=False, indent=1)
 

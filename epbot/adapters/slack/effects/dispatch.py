@@ -1,0 +1,110 @@
+"""SlackEffects: one lane's rows, handed to the effects of its audience."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from epbot.adapters.slack.effects import channel, people, reports, room
+from epbot.adapters.slack.effects.common import EffectsBase, Event, Room
+from epbot.domain.audience import Audience, AudienceKind
+from epbot.domain.playbook import StageId
+
+RoomHandler = Callable[[EffectsBase, Room, Event], Awaitable[None]]
+PersonHandler = Callable[[EffectsBase, Room, Event, str | None], Awaitable[None]]
+
+# Room-side effects by event kind (beyond the thread line and the card, which every
+# event gets); person-side effects post the DMs a person must act on.
+ROOM_HANDLERS: dict[str, RoomHandler] = {
+    "paged": room.page_room,
+    "page_acknowledged": people.on_page_changed,
+    "page_timed_out": people.on_page_changed,
+    "approval_requested": room.approval_requested,
+    "approval_decided": people.on_approval_changed,
+    "approval_expired": people.on_approval_changed,
+    "step_reassigned": room.reassigned,
+    "receipt_confirmed": reports.receipt_changed,
+    "cancelled": reports.pages_end,
+    "resolved": reports.pages_end,
+}
+PERSON_HANDLERS: dict[str, PersonHandler] = {
+    "paged": people.page_dm,
+    "approval_requested": people.approval_dm,
+    "report_sent": reports.report_dm,
+    "final_report": reports.report_dm,
+    "progress_report_due": reports.progress_prompt_dm,
+}
+# Room-side effects that post in the incident channel themselves: the thread lines decided
+# before them go out first, so the channel reads in the engine's order.
+_POSTS_IN_CHANNEL = frozenset({"approval_requested"})
+
+
+class SlackEffects(EffectsBase):
+    """Renders and sends what engine events mean in Slack (see the package docstring)."""
+
+    async def deliver(
+        self, incident_id: int, audience: Audience, rows: Sequence[tuple[int, Event]]
+    ) -> None:
+        """Deliver consecutive rows of one lane (oldest first) for one incident.
+
+        The room's card and checklists are refreshed once at the end, not once per row:
+        several pending edits of one message go out as one.
+        """
+        loaded = await self.load(incident_id)
+        kind = audience.kind
+        if kind in (AudienceKind.ROOM, AudienceKind.ALL):
+            await self._to_room(loaded, rows, everyone=kind is AudienceKind.ALL)
+        elif kind is AudienceKind.PERSON:
+            for _, event in rows:
+                await self._to_people(loaded, event, audience.target)
+        elif kind is AudienceKind.CHANNEL:
+            for _, event in rows:
+                await self._to_channel(loaded, event, audience.target)
+
+    async def _to_room(
+        self, loaded: Room, rows: Sequence[tuple[int, Event]], *, everyone: bool
+    ) -> None:
+        await room.ensure_room(self, loaded)
+        stages: set[StageId] = set()
+        lines: list[room.Line] = []
+        for row_id, event in rows:
+            handler = ROOM_HANDLERS.get(str(event.get("kind")))
+            if handler is not None:
+                if event.get("kind") in _POSTS_IN_CHANNEL:
+                    await room.post_lines(self, loaded, lines)  # what came before stays before
+                await handler(self, loaded, event)
+            if everyone:  # a row from before lanes: every audience's effects in the room's
+                await self._to_people(loaded, event, None)
+                await self._to_channel(loaded, event, None)
+            line = await room.thread_line(self, loaded, row_id, event)
+            if line is not None:
+                lines.append(line)
+            stages |= room.affected_stages(loaded, event)
+        await room.post_lines(self, loaded, lines)
+        # Edits and invites touch no message order: send them side by side.
+        done = await asyncio.gather(
+            room.refresh(self, loaded, stages),
+            room.flush_invites(self, loaded),
+            return_exceptions=True,
+        )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        for _, event in rows:
+            end = room.ending(event)
+            if end is not None:
+                await room.closing_report(self, loaded, end)
+
+    async def _to_people(self, loaded: Room, event: Event, person: str | None) -> None:
+        handler = PERSON_HANDLERS.get(str(event.get("kind")))
+        if handler is not None:
+            await handler(self, loaded, event, person)
+
+    async def _to_channel(self, loaded: Room, event: Event, only: str | None) -> None:
+        kind = event.get("kind")
+        if kind == "broadcast":
+            await channel.broadcast(self, loaded, event, only)
+        elif kind in reports.REPORT_KINDS:
+            await reports.report_post(self, loaded, event, only)
+        elif kind == "receipt_overdue":
+            await reports.receipt_nudge(self, loaded, event, only)

@@ -1,0 +1,168 @@
+"""The incident's messages: the pinned card, a page's DM, an approval request, the thread
+lines and the notice broadcast to the units' channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from epbot.adapters.slack import ids
+from epbot.adapters.slack.mrkdwn import MAX_SECTION_TEXT, channel_link, truncate
+from epbot.adapters.slack.render.blocks import (
+    Blocks,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    fallback,
+    header,
+    incident_ref,
+    plain,
+    section,
+)
+from epbot.adapters.slack.render.templates import (
+    Data,
+    Helpers,
+    RenderContext,
+    call,
+    current_stage,
+    event_parts,
+    macros,
+    render_text,
+)
+from epbot.domain.incident import (
+    OPEN_STATUSES,
+    ApprovalState,
+    ApprovalStatus,
+    IncidentState,
+    PageState,
+    ReportFields,
+    Status,
+    upcoming_deadline,
+)
+
+# --- the incident card --------------------------------------------------------------------
+
+
+def incident_card(
+    state: IncidentState, report: ReportFields, ctx: RenderContext
+) -> tuple[str, Blocks]:
+    """The incident's main message: header, the Art. 5.1 report, severity, stage, deadline."""
+    h = Helpers(state, ctx)
+    upcoming = upcoming_deadline(state)
+    mod = macros(
+        "incident_card",
+        h,
+        state=state,
+        report=report,
+        stage_id=current_stage(state),
+        upcoming=upcoming,
+    )
+    blocks: Blocks = [
+        header(call(mod, "header_plain")),
+        section(call(mod, "report_text")),
+        section(call(mod, "status_text")),
+    ]
+    if state.drill:
+        blocks.insert(1, context(call(mod, "drill_note")))
+    roster = call(mod, "roster")
+    if roster:
+        blocks.append(context(roster))
+    buttons: list[dict[str, Any]] = []
+    value = ids.button_value(incident_ref(state))
+    if state.status in (Status.REPORTED, Status.INITIAL_HANDLING):
+        buttons.append(button(h.L["btn.escalate"], ids.Action.ESCALATION_REQUEST, value))
+    if state.status in OPEN_STATUSES:
+        confirm = confirm_dialog(h.L, "resolve")
+        buttons.append(
+            button(h.L["btn.resolve"], ids.Action.INCIDENT_RESOLVE, value, confirm=confirm)
+        )
+    if buttons:
+        blocks.append(actions(buttons, block_id="incident_card_actions"))
+    return fallback(call(mod, "fallback")), blocks
+
+
+# --- pages and approvals ------------------------------------------------------------------
+
+
+def page_message(
+    state: IncidentState, page: PageState, ctx: RenderContext, *, channel_link: str | None
+) -> tuple[str, Blocks]:
+    """The DM to a paged person: why, which role, which incident, where; an ack button."""
+    h = Helpers(state, ctx)
+    acked = next((p for p in state.pages if p.role == page.role and p.acked_at), None)
+    if page.acked_at is not None:
+        acked = page
+    mod = macros(
+        "page_message",
+        h,
+        state=state,
+        page=page,
+        acked=acked,
+        link=_link(channel_link, ctx.channel_id),
+    )
+    blocks: Blocks = [section(call(mod, "body"))]
+    if acked is not None:
+        blocks.append(context(call(mod, "acked_note")))
+    elif state.is_open:  # a page ends with its incident (误报, resolved): no button then
+        value = ids.button_value(incident_ref(state), page.key)
+        blocks.append(
+            actions(
+                [button(h.L["btn.ack"], ids.Action.INCIDENT_ACK, value, style="primary")],
+                block_id="page_actions",
+            )
+        )
+    return fallback(call(mod, "fallback")), blocks
+
+
+def _link(given: str | None, channel_id: str | None) -> str | None:
+    return channel_link(given) or channel_link(channel_id)
+
+
+def approval_message(
+    state: IncidentState, approval: ApprovalState, ctx: RenderContext
+) -> tuple[str, Blocks]:
+    """An approval request with approve / reject buttons; once decided, the decision."""
+    h = Helpers(state, ctx)
+    mod = macros("approval_message", h, state=state, approval=approval)
+    blocks: Blocks = [section(call(mod, "body"))]
+    if approval.status is ApprovalStatus.PENDING and state.is_open:
+        value = ids.button_value(incident_ref(state), approval.key)
+        confirm = {
+            "title": plain(h.L["confirm.title"], 100),
+            "text": {"type": "mrkdwn", "text": truncate(call(mod, "confirm_text"), 300)},
+            "confirm": plain(h.L["confirm.yes"], 30),
+            "deny": plain(h.L["confirm.no"], 30),
+        }
+        approve = button(
+            h.L["btn.approve"],
+            ids.Action.APPROVAL_APPROVE,
+            value,
+            style="primary",
+            confirm=confirm,
+        )
+        reject = button(h.L["btn.reject"], ids.Action.APPROVAL_REJECT, value, style="danger")
+        blocks.append(actions([approve, reject], block_id="approval_actions"))
+    else:
+        blocks.append(context(call(mod, "decision")))
+    return fallback(call(mod, "fallback")), blocks
+
+
+# --- thread lines and notices -------------------------------------------------------------
+
+
+def event_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) -> str | None:
+    """A one-line thread reply for an outbox event, or None when it needs none."""
+    kind, actor, at, data = event_parts(event)
+    h = Helpers(state, ctx)
+    text = render_text(
+        "event", h, state=state, kind=kind, actor=actor, at=at, data=Data(data), system="epbot"
+    )
+    return truncate(text, MAX_SECTION_TEXT) if text else None
+
+
+def broadcast_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) -> str:
+    """The notice posted to each unit's channel (e.g. Art. 7.1 pause uploads)."""
+    _, actor, at, data = event_parts(event)
+    h = Helpers(state, ctx)
+    message = data.get("message_en" if ctx.lang == "en" else "message_zh") or ""
+    return render_text("broadcast", h, state=state, message=message, actor=actor, at=at)
