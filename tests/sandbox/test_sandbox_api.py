@@ -91,7 +91,9 @@ async def test_slash_command_opens_the_report_modal_for_the_user(sandbox: Sandbo
         sandbox, "command", user=REPORTER, channel=general(sandbox), text="/incident db-crash"
     )
     assert (status, answer) == (200, {"ok": True})
-    [opened] = sandbox.fake.calls_to("views.open")
+    # The bot acks first and opens the modal right after: the command's answer may come
+    # before views.open does.
+    [opened] = await eventually(lambda: sandbox.fake.calls_to("views.open"))
     assert opened.ok
     view = sandbox.workspace.views[opened.response["view"]["id"]]
     assert view.user_id == REPORTER  # the trigger id we issued belongs to the typist
