@@ -35,7 +35,7 @@ _TRANSIENT_ERRORS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__, which frozen refuses
 class CallFailure(Exception):
     """A Web API call failed; ``transient`` failures are retried later, never dropped."""
 

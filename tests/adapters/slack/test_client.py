@@ -3,7 +3,7 @@ tolerated errors, and which failures are transient (retried) or permanent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -146,3 +146,17 @@ async def test_ephemeral_reaches_only_its_person(fake: FakeSlack) -> None:
     await client(fake).post_ephemeral(channel.id, member.id, "just for you")
     [sent] = fake.workspace.ephemerals
     assert (sent.channel, sent.user, sent.text) == (channel.id, member.id, "just for you")
+
+
+def test_a_call_failure_passes_through_a_context_manager() -> None:
+    # contextlib sets the exception's __traceback__ on the way out; a frozen dataclass
+    # refused that and turned every CallFailure into FrozenInstanceError.
+    import contextlib
+
+    @contextlib.contextmanager
+    def around() -> Iterator[None]:
+        yield
+
+    with pytest.raises(CallFailure) as caught, around():
+        raise CallFailure("chat.postMessage", "ratelimited", True, retry_after=1.0)
+    assert caught.value.retry_after == 1.0
