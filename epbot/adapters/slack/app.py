@@ -28,6 +28,9 @@ from slack_bolt.listener.async_listener_completion_handler import (
     AsyncListenerCompletionHandler,
 )
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -158,6 +161,25 @@ def build_app(*, client: SlackClient, signing_secret: str) -> AsyncApp:
     app.use(bolt_log_context)  # first, so even a dropped retry is logged with its id
     app.use(dedup_middleware(SeenRequests()))
     return app
+
+
+async def warm_authorization(app: AsyncApp) -> bool:
+    """Ask ``auth.test`` now, at start, instead of before the first request's ack.
+
+    Bolt's single-workspace authorization calls ``auth.test`` on the first request and
+    caches the answer; done here, no request waits on the Web API before its ack. Best
+    effort: if Slack does not answer, the first request asks, as Bolt always did.
+    """
+    for middleware in app._async_middleware_list:  # Bolt keeps no public handle on it
+        if isinstance(middleware, AsyncSingleTeamAuthorization):
+            if middleware.auth_test_result is None:
+                try:
+                    middleware.auth_test_result = await app.client.auth_test()
+                except Exception as exc:  # noqa: BLE001 - the lazy path still works
+                    log.warning("auth.test at start failed (%s); the first request asks", exc)
+                    return False
+            return True
+    return False
 
 
 def web_app(

@@ -21,6 +21,7 @@ from epbot.adapters.slack.app import (
     build_app,
     request_key,
     track_listeners,
+    warm_authorization,
     web_app,
 )
 from epbot.adapters.slack.client import SlackClient
@@ -171,3 +172,20 @@ async def test_web_app_serves_events_and_health(app: AsyncApp) -> None:
                 assert ok.status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_authorization_is_warmed_at_start_so_no_request_waits_on_auth_test(
+    app: AsyncApp, fake: FakeSlack
+) -> None:
+    assert await warm_authorization(app)
+    assert len(fake.calls_to("auth.test")) == 1
+
+    @app.view("incident.report")
+    async def submitted(ack: Any) -> None:
+        await ack()
+
+    body = view_submission(user_id="U1", callback_id="incident.report", view_id="V0WARM")
+    assert (await dispatch(app, body)).status == 200
+    assert len(fake.calls_to("auth.test")) == 1  # the request did not ask again
+    assert await warm_authorization(app)  # already warm: no second call
+    assert len(fake.calls_to("auth.test")) == 1
