@@ -34,6 +34,10 @@ class ErrorCode(StrEnum):
     NOT_UNIT_RESPONSIBLE = "not_unit_responsible"
     ALREADY_CONFIRMED = "already_confirmed"
     NOT_A_REPORT = "not_a_report"
+    NOT_STEP_ASSIGNEE = "not_step_assignee"
+    SNOOZE_MINUTES = "snooze_minutes"
+    NO_DEADLINE = "no_deadline"
+    SNOOZE_PAST_DEADLINE = "snooze_past_deadline"
 
 
 MESSAGES: dict[ErrorCode, Text] = {
@@ -118,6 +122,23 @@ MESSAGES: dict[ErrorCode, Text] = {
     ),
     ErrorCode.NOT_A_REPORT: Text(
         zh_CN="步骤“{step}”不是报告步骤。", en="Step '{step}' is not a report step."
+    ),
+    ErrorCode.NOT_STEP_ASSIGNEE: Text(
+        zh_CN="步骤“{step}”由 {assignee} 负责，只有其本人（或事件指挥人员）可以这样做。",
+        en="Step '{step}' is {assignee}'s: only they (or the incident commander) can do this.",
+    ),
+    ErrorCode.SNOOZE_MINUTES: Text(
+        zh_CN="提醒只能暂停 10 分钟、30 分钟或 1 小时。",
+        en="Reminders can be snoozed for 10 minutes, 30 minutes or 1 hour.",
+    ),
+    ErrorCode.NO_DEADLINE: Text(
+        zh_CN="步骤“{step}”没有时限，也就没有可暂停的提醒。",
+        en="Step '{step}' has no deadline, so it has no reminders to snooze.",
+    ),
+    ErrorCode.SNOOZE_PAST_DEADLINE: Text(
+        zh_CN="步骤“{step}”已到时限：暂停提醒不能超过时限，预案要求的超时升级照常进行。",
+        en="Step '{step}' is already due: a snooze never goes past the deadline, and the "
+        "escalation the plan asks for goes ahead.",
     ),
     ErrorCode.NOT_REFUSED: Text(
         zh_CN="步骤“{step}”没有被驳回，无需再次申请批准。",

@@ -730,6 +730,10 @@ PARAMS = {
     ErrorCode.NOT_UNIT_RESPONSIBLE: {"unit": "x", "role": "x"},
     ErrorCode.ALREADY_CONFIRMED: {"by": "x", "at": "x"},
     ErrorCode.NOT_A_REPORT: {"step": "x"},
+    ErrorCode.NOT_STEP_ASSIGNEE: {"step": "x", "assignee": "x"},
+    ErrorCode.SNOOZE_MINUTES: {},
+    ErrorCode.NO_DEADLINE: {"step": "x"},
+    ErrorCode.SNOOZE_PAST_DEADLINE: {"step": "x"},
 }
 
 
