@@ -323,3 +323,16 @@ def test_unknown_page_is_refused() -> None:
     with pytest.raises(DomainError) as err:
         dom.decide(state, dom.AcknowledgePage(OFFICE[0], "nobody#9"), T0)
     assert err.value.code is ErrorCode.UNKNOWN
+
+
+def test_the_scorecard_counts_people_tried_not_pages() -> None:
+    from epbot.domain.reports import scorecard
+
+    state, pages = _leader_paged_for_four_steps()
+    tick(state, T0 + HOUR + 5 * M)  # to the deputy, with all four steps
+    deputy = next(p for p in state.pages if p.role == "leadership-leader" and p.person == LEADER[1])
+    dom.decide(state, dom.AcknowledgePage(LEADER[1], deputy.key), T0 + HOUR + 6 * M)
+    card = scorecard(state, T0 + 2 * HOUR)
+    leader = next(a for a in card.acks if a.role == "leadership-leader")
+    assert len([p for p in state.pages if p.role == "leadership-leader"]) == 8
+    assert (leader.attempts, leader.acked_by) == (2, LEADER[1])
