@@ -203,8 +203,8 @@ def time_out_chain(
         for step_id in steps:
             events += send_page(state, role_id, following, PageReason.BACKUP, now, step_id)
         return events
-    # A target already waiting on a page of its own is not paged twice (that would start a
-    # second backup chain for it); the event still names it, so the card can say so.
+    # A target already waiting on a page of its own is not paged again for this: it is
+    # being paged; the event names it (``already_paged``), so the card can say so.
     already = target is not None and bool(waiting_pages(state, target))
     events.append(
         Event(
