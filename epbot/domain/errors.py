@@ -34,6 +34,10 @@ class ErrorCode(StrEnum):
     NOT_UNIT_RESPONSIBLE = "not_unit_responsible"
     ALREADY_CONFIRMED = "already_confirmed"
     NOT_A_REPORT = "not_a_report"
+    NOT_STEP_ASSIGNEE = "not_step_assignee"
+    SNOOZE_MINUTES = "snooze_minutes"
+    NO_DEADLINE = "no_deadline"
+    SNOOZE_PAST_DEADLINE = "snooze_past_deadline"
 
 
 def joined(items: Sequence[Text | str]) -> Text | str:

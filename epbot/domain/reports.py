@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from epbot.domain.incident import ApprovalStatus, IncidentState, StepStatus
+from epbot.domain.incident import ApprovalStatus, IncidentState, StepStatus, page_attempt
 from epbot.domain.playbook import Severity, StepKind
 
 MAJOR_REPORT_STEP = "report-leadership"  # Art. 5.1: report a major event within 15 minutes
@@ -208,7 +208,11 @@ def scorecard(state: IncidentState, end: datetime) -> Scorecard:
                 acked_at=at,
                 acked_by=ack.acked_by if ack else None,
                 seconds=(at - first).total_seconds() if at else None,
-                attempts=max(p.attempt for p in pages),
+                # people of the role tried until it answered (not pages: one person
+                # paged for several steps at once is one attempt)
+                attempts=max(
+                    page_attempt(state, p) for p in pages if at is None or p.sent_at <= at
+                ),
             )
         )
     approvals = [

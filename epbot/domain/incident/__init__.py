@@ -26,6 +26,7 @@ from epbot.domain.incident.commands import (
     ConfirmReceipt,
     DecideApproval,
     FireTimer,
+    OnIt,
     PostUpdate,
     ReassignStep,
     ReportKind,
@@ -33,6 +34,7 @@ from epbot.domain.incident.commands import (
     Resolve,
     SendReport,
     SkipStep,
+    SnoozeStep,
 )
 from epbot.domain.incident.dispatch import decide, declare
 from epbot.domain.incident.events import Event, EventKind
@@ -42,6 +44,7 @@ from epbot.domain.incident.notices import (
     receipt_counts,
     recipients,
 )
+from epbot.domain.incident.paging import PageStatus, page_attempt, page_group, page_status
 from epbot.domain.incident.state import (
     FINISHED_STEP,
     OPEN_STATUSES,
@@ -88,8 +91,10 @@ __all__ = [
     "EventKind",
     "FireTimer",
     "IncidentState",
+    "OnIt",
     "PageReason",
     "PageState",
+    "PageStatus",
     "PostUpdate",
     "ReassignStep",
     "ReceiptState",
@@ -99,6 +104,7 @@ __all__ = [
     "Resolve",
     "SendReport",
     "SkipStep",
+    "SnoozeStep",
     "Status",
     "StepKind",
     "StepState",
@@ -109,6 +115,9 @@ __all__ = [
     "decide",
     "declare",
     "live_timers",
+    "page_attempt",
+    "page_group",
+    "page_status",
     "progress_recipients",
     "receipt",
     "receipt_counts",

@@ -35,6 +35,15 @@ def approval_key(state: IncidentState, step_id: str) -> str:
     return key
 
 
+def decision_time(step_due: datetime | None, now: datetime) -> datetime:
+    """When an approval must be decided: its step's deadline while that is ahead; an
+    approval asked for after it (its step waited for late steps) gets a fresh window from
+    the request, so it is never born expired."""
+    if step_due is not None and step_due > now:
+        return step_due
+    return now + DEFAULT_APPROVAL_TIMEOUT
+
+
 def request_approval(
     state: IncidentState,
     key: str,
@@ -53,7 +62,7 @@ def request_approval(
         kind = ApprovalKind.GATED_STEP
     step = state.steps.get(spec.id) if spec else None
     if due is None:
-        due = step.due_at if step and step.due_at else now + DEFAULT_APPROVAL_TIMEOUT
+        due = decision_time(step.due_at if step else None, now)
     approval = ApprovalState(
         key=key,
         kind=kind,

@@ -44,6 +44,23 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class SnoozeStep:
+    """Quiet the step's reminders for ``minutes`` (10, 30 or 60), never past its deadline."""
+
+    actor: str
+    step_id: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class OnIt:
+    """ "I'm on it", said from a reminder: the step's person is working on it."""
+
+    actor: str
+    step_id: str
+
+
+@dataclass(frozen=True)
 class PostUpdate:
     actor: str
     text: str
@@ -143,6 +160,8 @@ Command = (
     | SkipStep
     | ReassignStep
     | CheckIn
+    | SnoozeStep
+    | OnIt
     | PostUpdate
     | RequestEscalation
     | AskAgain

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from epbot.domain.errors import DomainError, ErrorCode
-from epbot.domain.incident.acks import acknowledge, page_timed_out
+from epbot.domain.incident.acks import acknowledge, implied_acknowledgements, page_timed_out
 from epbot.domain.incident.commands import (
     AcknowledgePage,
     AskAgain,
@@ -22,12 +22,14 @@ from epbot.domain.incident.commands import (
     ConfirmReceipt,
     DecideApproval,
     FireTimer,
+    OnIt,
     PostUpdate,
     ReassignStep,
     RequestEscalation,
     Resolve,
     SendReport,
     SkipStep,
+    SnoozeStep,
 )
 from epbot.domain.incident.decisions import (
     approval_expired,
@@ -37,7 +39,7 @@ from epbot.domain.incident.decisions import (
 )
 from epbot.domain.incident.ending import cancel, close, resolve
 from epbot.domain.incident.events import Event, EventKind
-from epbot.domain.incident.flow import enter_stage
+from epbot.domain.incident.flow import enter_stage, transition
 from epbot.domain.incident.paging import page_role
 from epbot.domain.incident.reporting import (
     confirm_receipt,
@@ -46,6 +48,7 @@ from epbot.domain.incident.reporting import (
     send_report,
 )
 from epbot.domain.incident.severity import change_severity
+from epbot.domain.incident.snooze import on_it, snooze
 from epbot.domain.incident.state import (
     IncidentState,
     PageReason,
@@ -53,6 +56,7 @@ from epbot.domain.incident.state import (
     Status,
     StepState,
     TimerKind,
+    Transition,
 )
 from epbot.domain.incident.steps import check_in, complete, post_update, reassign, skip, step_timer
 from epbot.domain.matrix import Matrix
@@ -96,9 +100,18 @@ def declare(
             },
         )
     ]
+    declaration_stages = (StageId.REPORT, StageId.INITIAL_HANDLING)
+    roles = [playbook.commander_role] + [
+        step.role
+        for stage, step in playbook.iter_steps()
+        if stage.id in declaration_stages and step.applies_to(severity)
+    ]
+    events += implied_acknowledgements(state, list(dict.fromkeys(roles)), now)
     events += page_role(state, playbook.commander_role, PageReason.DECLARED, now)
-    for stage_id in (StageId.REPORT, StageId.INITIAL_HANDLING):
+    for stage_id in declaration_stages:
         events += enter_stage(state, stage_id, now, page_reason=PageReason.DECLARED)
+    if state.commander is not None:  # the reporter holds the commander role
+        events += transition(state, Transition.TAKE_CHARGE, state.commander, now)
     return state, events
 
 
@@ -154,6 +167,8 @@ _HANDLERS: dict[type, Callable[[IncidentState, Any, datetime], list[Event]]] = {
     SkipStep: skip,
     ReassignStep: reassign,
     CheckIn: check_in,
+    SnoozeStep: snooze,
+    OnIt: on_it,
     PostUpdate: post_update,
     RequestEscalation: request_escalation,
     AskAgain: ask_again,

@@ -41,6 +41,9 @@ class EventKind(StrEnum):
     STEP_REMINDER = "step_reminder"
     STEP_OVERDUE = "step_overdue"
     STEP_NUDGE = "step_nudge"
+    STEP_WAITING = "step_waiting"  # due while still waiting for the steps it depends on
+    STEP_SNOOZED = "step_snoozed"  # its reminders quieted for a while (never its deadline)
+    STEP_ON_IT = "step_on_it"  # "I'm on it": its person is working on it; reminders stop
     # approvals
     ESCALATION_REQUESTED = "escalation_requested"
     APPROVAL_REQUESTED = "approval_requested"

@@ -24,6 +24,7 @@ from epbot.domain.incident.state import (
     Transition,
 )
 from epbot.domain.incident.timers import (
+    add_timer,
     cancel_all_timers,
     cancel_timers,
     restart_progress_prompts,
@@ -91,16 +92,30 @@ def activate(state: IncidentState, spec: Step, now: datetime) -> list[Event]:
         return []
     if any(not state.steps[d].finished for d in spec.depends_on):
         return []
-    if spec.kind is StepKind.APPROVAL:
+    if spec.kind is StepKind.APPROVAL or spec.requires_approval:
         step.status = StepStatus.AWAITING_APPROVAL
         key = approval_key(state, spec.id)
-        return request_approval(state, key, spec.role, spec, SYSTEM, now)
-    if spec.requires_approval:
-        step.status = StepStatus.AWAITING_APPROVAL
-        key = approval_key(state, spec.id)
-        return request_approval(state, key, spec.requires_approval, spec, SYSTEM, now)
+        role = spec.role if spec.kind is StepKind.APPROVAL else spec.requires_approval
+        assert role is not None
+        events = request_approval(state, key, role, spec, SYSTEM, now)
+        due = state.approvals[key].due_at
+        _rearm_deadline(state, step, now, at=due or now)
+        return events
     step.status = StepStatus.OPEN
+    _rearm_deadline(state, step, now, at=now)
     return [Event(EventKind.STEP_OPENED, SYSTEM, now, {"step": spec.id, "assignee": step.assignee})]
+
+
+def _rearm_deadline(state: IncidentState, step: StepState, now: datetime, *, at: datetime) -> None:
+    """A step whose deadline passed while it waited (``step_waiting``) is overdue from its
+    opening: at once, or, for an approval, when its fresh decision window ends."""
+    if step.due_at is None or step.due_at > now or step.overdue_at is not None:
+        return
+    pending = any(
+        t.live and t.kind is TimerKind.STEP_DUE and t.target == step.step_id for t in state.timers
+    )
+    if not pending:
+        add_timer(state, TimerKind.STEP_DUE, step.step_id, at)
 
 
 # How a step can finish, and the event that says so.

@@ -144,18 +144,26 @@ def post_update(state: IncidentState, cmd: PostUpdate, now: datetime) -> list[Ev
 def step_timer(
     state: IncidentState, timer: FireTimer, now: datetime, lateness: dict[str, Any]
 ) -> list[Event]:
-    """A step's reminder, deadline or nudge: said while the step is still unfinished."""
+    """A step's reminder, deadline or nudge: said while the step is still unfinished.
+
+    A step still waiting for the steps it depends on is not overdue at its deadline: it is
+    *waiting* (``step_waiting``, naming what it waits for), and nobody is paged for it; what
+    it waits for is escalated on its own deadline. It is overdue once it opens (see
+    ``flow.activate``).
+    """
     step = state.steps.get(timer.target)
     if step is None or step.finished:
         return []
+    spec = state.playbook.step(step.step_id)
+    waiting_for = [d for d in spec.depends_on if not state.steps[d].finished]
     data = {
         "step": step.step_id,
         "assignee": step.assignee,
         "role": step.role,
         "due_at": step.due_at.isoformat() if step.due_at else None,
+        "waiting_for": waiting_for if step.status is StepStatus.PENDING else [],
         **lateness,
     }
-    spec = state.playbook.step(step.step_id)
     if timer.kind is TimerKind.STEP_REMINDER:
         # A reminder fired late (after a restart) once the step is already due says nothing
         # the overdue notice does not: drop it rather than send "due soon" after the fact.
@@ -163,6 +171,10 @@ def step_timer(
             return []
         return [Event(EventKind.STEP_REMINDER, SYSTEM, now, data)]
     if timer.kind is TimerKind.STEP_DUE:
+        if data["waiting_for"]:
+            return [Event(EventKind.STEP_WAITING, SYSTEM, now, data)]
+        if step.overdue_at is not None:
+            return []  # said once (a deadline re-armed while its first timer was in flight)
         step.overdue_at = now
         events = [Event(EventKind.STEP_OVERDUE, SYSTEM, now, data)]
         if spec.escalate_to:

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from epbot.domain.deadlines import Anchors, due_time, next_nudge, reminder_times
+from epbot.domain.deadlines import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    Anchors,
+    due_time,
+    next_nudge,
+    reminder_times,
+)
 from epbot.domain.incident.state import (
     ApprovalStatus,
     IncidentState,
@@ -75,14 +81,15 @@ def schedule_deadline(
     add_timer(state, TimerKind.STEP_DUE, spec.id, max(due, now))
     approval = state.approval_for(spec.id)
     if approval is not None and approval.status is ApprovalStatus.PENDING:
-        approval.due_at = due
+        # the step's deadline while it is ahead, else a fresh window (approvals.decision_time)
+        approval.due_at = due if due > now else now + DEFAULT_APPROVAL_TIMEOUT
         for timer in state.timers:
             if (
                 timer.kind is TimerKind.APPROVAL_EXPIRY
                 and timer.target == approval.key
                 and timer.live
             ):
-                timer.due_at = max(due, now)
+                timer.due_at = approval.due_at
 
 
 def schedule_nudge(state: IncidentState, spec: Step, after: datetime, now: datetime) -> None:

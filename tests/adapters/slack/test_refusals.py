@@ -14,7 +14,7 @@ from epbot.domain.errors import DomainError, ErrorCode, joined
 from epbot.domain.playbook import Text
 from epbot.services.alerts import AlertProblem
 from epbot.services.incidents import UnknownPlaybook
-from tests.adapters.slack.test_render import NOW, context, declare
+from tests.adapters.slack.render.samples import NOW, context, declare
 
 PARAMS = {
     ErrorCode.NOT_COMMANDER: {"action": "x"},
@@ -42,6 +42,10 @@ PARAMS = {
     ErrorCode.NOT_UNIT_RESPONSIBLE: {"unit": "x", "role": "x"},
     ErrorCode.ALREADY_CONFIRMED: {"by": "x", "at": "x"},
     ErrorCode.NOT_A_REPORT: {"step": "x"},
+    ErrorCode.NOT_STEP_ASSIGNEE: {"step": "x", "assignee": "x"},
+    ErrorCode.SNOOZE_MINUTES: {},
+    ErrorCode.NO_DEADLINE: {"step": "x"},
+    ErrorCode.SNOOZE_PAST_DEADLINE: {"step": "x"},
 }
 
 
