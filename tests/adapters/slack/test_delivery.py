@@ -13,6 +13,7 @@ from epbot.adapters.db import models as m
 from epbot.adapters.slack import delivery as delivery_module
 from epbot.adapters.slack.delivery import Delivery
 from epbot.domain.incident import ReportFields
+from epbot.services.ports import NoNotifier
 from tests.scenarios import conftest as e2e
 from tests.scenarios.conftest import Harness
 
@@ -156,10 +157,12 @@ async def test_several_pending_edits_of_one_message_go_out_as_one(harness: Harne
     await harness.settle()
     [incident] = await harness.incidents()
     harness.fake.reset()
+    kicks, harness.bot.service.notifier = harness.bot.service.notifier, NoNotifier()
     for n in range(4):  # four changes of the incident before delivery runs
         await harness.bot.service.post_update(
             key=f"upd-{n}", incident_id=incident_id, actor="U01EOF0001", text=f"update {n}"
         )
+    harness.bot.service.notifier = kicks
     await harness.bot.delivery.wait_idle()
     await harness.settle()
     card_edits = [
