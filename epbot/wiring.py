@@ -62,6 +62,7 @@ class Bot:
     alerts: AlertService | None = None
     alert_intake: AlertIntake | None = None
     watcher: PlaybookWatcher | None = None  # takes playbook edits while running
+    store: SqlStore | None = None  # the services' store (one SQLite writer lock per process)
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
@@ -92,7 +93,7 @@ class Bot:
         self.delivery.kick()
         if self.drills is None:
             self.drills = build_drill_clock(
-                store=SqlStore(self.engine),
+                store=self.store or SqlStore(self.engine),
                 incidents=self.service,
                 library=self.library,
                 tz=self.settings.tz,
@@ -254,6 +255,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         listeners=listeners,
         alerts=alerts,
         alert_intake=alert_intake,
+        store=store,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ from epbot.services.ports import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-RETRIES = 8
+RETRIES = 12  # lost races in a row before giving up (n writers on one incident need n)
 # PostgreSQL's "try again" states: serialization failure and deadlock. asyncpg surfaces them
 # as a plain DBAPIError (not OperationalError), e.g. an ack cancelling a page's timer while a
 # tick holds that timer's claim and waits for the incident row.
@@ -76,7 +77,8 @@ class SqlStore:
                 if isinstance(exc, DBAPIError) and not retryable(exc):
                     raise
                 log.debug("retrying after a lost race (%s): %s", attempt + 1, exc)
-                await asyncio.sleep(0.005 * (attempt + 1))
+                # Jittered, growing pauses: racers that collided do not collide again in step.
+                await asyncio.sleep(random.uniform(0.002, 0.005 * 2 ** min(attempt, 5)))
         raise RuntimeError("gave up after repeated concurrent updates")
 
     async def _once(self, work: Callable[[SqlTx], Awaitable[T]]) -> T:
