@@ -313,7 +313,8 @@ async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
     # A worker that claimed every lane and died (it never sends, never renews, never
     # releases): nobody else sends those lanes until the lease runs out, then one does.
     dead = _another_worker(harness, holder="dead-process")
-    # Declared through the service alone: nothing kicks a live worker.
+    # Declared through the service alone, its kick held: nothing wakes a live worker.
+    harness.bot.service.notifier = NoNotifier()
     await harness.bot.service.declare(
         key="dead-worker",
         playbook="db-crash",
