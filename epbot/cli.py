@@ -69,7 +69,9 @@ def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     import asyncio
 
     from epbot.adapters.anchor_files import AnchorFileError, read_anchors
-    from epbot.services.audit import verify_incident
+    from epbot.adapters.db.engine import make_engine
+    from epbot.adapters.db.store import SqlStore
+    from epbot.services.audit import AuditService
 
     try:
         anchors = read_anchors(args.anchor or [])
@@ -85,7 +87,15 @@ def _audit_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
         if not found:
             sys.stderr.write("epbot: no audit anchor in the incident's Slack channel\n")
         anchors += found
-    code, message = asyncio.run(verify_incident(settings.database_url, args.incident, anchors))
+
+    async def verify() -> tuple[int, str]:
+        engine = make_engine(settings.database_url)
+        try:
+            return await AuditService(SqlStore(engine)).verify(args.incident, anchors)
+        finally:
+            await engine.dispose()
+
+    code, message = asyncio.run(verify())
     out.write(message + "\n")
     return code
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from epbot.adapters.clock import SystemClock
 from epbot.adapters.db.engine import make_engine
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.adapters.report_files import (
     INCIDENT_FORMATS,
@@ -81,7 +82,7 @@ def report_incident(
         engine = make_engine(settings.database_url)
         try:
             record = await load_record(
-                engine, incident, matrix=library.matrix, now=SystemClock().now()
+                SqlStore(engine), incident, matrix=library.matrix, now=SystemClock().now()
             )
         finally:
             await engine.dispose()
@@ -121,7 +122,11 @@ def report_summary(
         engine = make_engine(settings.database_url)
         try:
             figures = await incident_figures(
-                engine, matrix=library.matrix, now=SystemClock().now(), since=start, until=end
+                SqlStore(engine),
+                matrix=library.matrix,
+                now=SystemClock().now(),
+                since=start,
+                until=end,
             )
         finally:
             await engine.dispose()

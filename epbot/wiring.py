@@ -16,11 +16,12 @@ from epbot.adapters.alerts_http import AlertIntake, AlertMetrics
 from epbot.adapters.clock import SystemClock
 from epbot.adapters.db.engine import make_engine
 from epbot.adapters.db.migrate import upgrade, upgrade_async
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.drill_clock import DrillClock, build_drill_clock
 from epbot.adapters.health import Readiness
 from epbot.adapters.leader import AdvisoryLockLeader, AlwaysLeader, Leadership
 from epbot.adapters.metrics import Metrics
-from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError
+from epbot.adapters.playbook_files import PlaybookLibrary, PlaybookSetError, PlaybookWatcher
 from epbot.adapters.report_metrics import ReportMetrics
 from epbot.adapters.slack.alert_effects import AlertEffects
 from epbot.adapters.slack.alert_render import resolved_note
@@ -62,6 +63,8 @@ class Bot:
     drills: DrillClock | None = None  # scheduled drills (playbooks/drills.yaml)
     alerts: AlertService | None = None
     alert_intake: AlertIntake | None = None
+    watcher: PlaybookWatcher | None = None  # takes playbook edits while running
+    store: SqlStore | None = None  # the services' store (one SQLite writer lock per process)
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
@@ -87,17 +90,18 @@ class Bot:
         self.timers.start()
         await self.leadership.start()
         self.delivery.start(poll_interval)
-        self.delivery.kick()
         if self.drills is None:
             self.drills = build_drill_clock(
-                engine=self.engine,
+                store=self.store or SqlStore(self.engine),
                 incidents=self.service,
                 library=self.library,
                 tz=self.settings.tz,
                 locale=self.settings.locale,
-                on_started=self.delivery.kick,
             )
         self.drills.start()
+        if self.watcher is None:
+            self.watcher = PlaybookWatcher(self.library)
+        self.watcher.start()
 
     async def stop(self) -> None:
         """Finish what is in progress, then stop; what is left waits in the tables.
@@ -114,6 +118,8 @@ class Bot:
         await self.leadership.stop()
         if self.drills is not None:
             await self.drills.stop()
+        if self.watcher is not None:
+            await self.watcher.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.delivery.wait_idle(), grace)
         await self.delivery.stop()
@@ -140,9 +146,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     clock = clock or SystemClock()
     library = load_library(settings)
     engine = make_engine(settings.database_url)
-    service = IncidentService(
-        engine=engine, clock=clock, playbooks=library, timezone=settings.timezone
-    )
+    store = SqlStore(engine)
     metrics = Metrics(engine)
     metrics.sources.append(ReportMetrics(engine, library))  # the report summary's gauges
     client = SlackClient(
@@ -173,12 +177,14 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
             ).deliver,
         },
     )
-
-    async def tick() -> int:
-        fired = await service.tick()
-        if fired:
-            delivery.kick()  # what the timers caused goes out at once
-        return fired
+    # The services kick delivery themselves once what they enqueued is committed.
+    service = IncidentService(
+        store=store,
+        clock=clock,
+        playbooks=library,
+        notifier=delivery,
+        timezone=settings.timezone,
+    )
 
     def led(leader: bool) -> None:
         metrics.leader.set(1 if leader else 0)
@@ -196,7 +202,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     else:
         leadership = AlwaysLeader(on_change=led)
     timers = SchedulerTimers(
-        tick, clock=clock, gate=lambda: leadership.is_leader, elsewhere=leadership.notify
+        service.tick, clock=clock, gate=lambda: leadership.is_leader, elsewhere=leadership.notify
     )
     service.timers = timers
     ui = Interactions(
@@ -209,12 +215,13 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     app = build_app(client=client, signing_secret=settings.slack_signing_secret.get_secret_value())
     alert_metrics = AlertMetrics(metrics.registry)
     alerts = AlertService(
+        store=store,
         incidents=service,
         rules=lambda: library.current.alert_rules,
         channel=settings.alert_channel,
+        notifier=delivery,
         observer=alert_metrics,
         resolved_note=lambda alert: resolved_note(alert, settings.locale),
-        after_change=delivery.kick,
     )
     alert_intake = AlertIntake(
         service=alerts,
@@ -255,6 +262,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
         listeners=listeners,
         alerts=alerts,
         alert_intake=alert_intake,
+        store=store,
     )
 
 

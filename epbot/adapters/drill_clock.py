@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from epbot.adapters.drill_files import next_runs
+from epbot.adapters.drill_files import next_runs, runs_between
 from epbot.adapters.playbook_files import PlaybookLibrary
+from epbot.adapters.report_files import report_labels
+from epbot.domain.drills import DrillPlan
+from epbot.domain.matrix import Matrix
 from epbot.services.drills import DrillService
 from epbot.services.incidents import IncidentService
-from epbot.services.ports import Clock
+from epbot.services.ports import Clock, DrillStore
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,40 @@ class DrillClock:
         return min(self.interval, max(0.05, (min(upcoming) - now).total_seconds()))
 
 
+def drill_service(
+    *,
+    store: DrillStore,
+    incidents: IncidentService,
+    plan: Callable[[], DrillPlan],
+    matrix: Callable[[], Matrix],
+    tz: ZoneInfo,
+    locale: str,
+) -> DrillService:
+    """The drill service with the cron schedule and the report's words in ``locale``."""
+    return DrillService(
+        store=store,
+        incidents=incidents,
+        plan=plan,
+        matrix=matrix,
+        schedule=runs_between,
+        words=report_labels(locale),
+        tz=tz,
+        locale=locale,
+    )
+
+
 def build_drill_clock(
     *,
-    engine: AsyncEngine,
+    store: DrillStore,
     incidents: IncidentService,
     library: PlaybookLibrary,
     tz: ZoneInfo,
     locale: str,
     on_started: Callable[[], None] | None = None,
 ) -> DrillClock:
-    """The drill clock over the bot's own engine, incident service and playbook library."""
-    service = DrillService(
-        engine=engine,
+    """The drill clock over the bot's own store, incident service and playbook library."""
+    service = drill_service(
+        store=store,
         incidents=incidents,
         plan=lambda: library.current.drills,
         matrix=lambda: library.current.matrix,

@@ -2,15 +2,17 @@
 
 The domain validates data and reports each issue with a *path* into that data; this
 module reads the YAML, remembers where every value sits, and turns each path into
-``file:line:column: message``. :class:`PlaybookLibrary` re-reads the directory when a
+``file:line:column: message``. :class:`PlaybookLibrary` holds the current set in memory;
+:class:`PlaybookWatcher` (started by the composition root) re-reads the directory when a
 file's mtime changes, so new incidents see edits without a restart; a running incident
 keeps the snapshot it was declared with (``Playbook.canonical_json`` + ``content_hash``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,12 +343,14 @@ def load_or_raise(directory: Path, matrix_path: Path | None = None) -> PlaybookS
 # ---------------------------------------------------------------------------- hot reload
 
 
-RECHECK_SECONDS = 1.0
+RECHECK_SECONDS = 1.0  # how often the watcher looks at the files
 
 
 class PlaybookLibrary:
-    """The current playbook set, re-read when any file changes (mtime, size, added, removed).
+    """The current playbook set, in memory; ``refresh`` re-reads it when any file changed
+    (mtime, size, added, removed).
 
+    Readers never touch the disk: :class:`PlaybookWatcher` calls ``refresh`` on a timer.
     An edit that breaks the set is not taken: the last valid set stays in use and
     ``errors`` lists what is wrong, so a typo never takes the bot down mid-shift.
     """
@@ -357,7 +361,6 @@ class PlaybookLibrary:
         self.errors: list[LoadError] = []
         self._current: PlaybookSet | None = None
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
-        self._checked = float("-inf")  # monotonic time of the last look at the files
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         stamps = []
@@ -378,14 +381,17 @@ class PlaybookLibrary:
     def load(self) -> PlaybookSet:
         """Load at start-up; raise :class:`PlaybookSetError` on an invalid set."""
         stamp = self._fingerprint()
-        self._current = load_or_raise(self.directory, self.matrix_path)
+        try:
+            self._current = load_or_raise(self.directory, self.matrix_path)
+        except PlaybookSetError as exc:
+            self.errors = exc.errors
+            raise
         self._stamp = stamp
         self.errors = []
         return self._current
 
     def refresh(self) -> bool:
         """Re-read the files if they changed; True when a new valid set was taken."""
-        self._checked = time.monotonic()
         stamp = self._fingerprint()
         if stamp == self._stamp:
             return False
@@ -397,16 +403,16 @@ class PlaybookLibrary:
                 log.warning("playbook edit not taken: %s", error)
             return False
         self._current = loaded
+        log.info("playbooks reloaded from %s", self.directory)
         return True
 
     @property
     def current(self) -> PlaybookSet:
-        """The latest valid set; the files are looked at again at most once a second, not
-        on every access (a request reads it several times, on the event loop)."""
-        if time.monotonic() - self._checked >= RECHECK_SECONDS or self._current is None:
-            self.refresh()
+        """The latest valid set (memory only: a request reads it several times)."""
         if self._current is None:
-            raise PlaybookSetError(self.errors)
+            if self.errors:
+                raise PlaybookSetError(self.errors)
+            raise RuntimeError(f"the playbooks in {self.directory} were not loaded")
         return self._current
 
     @property
@@ -419,3 +425,42 @@ class PlaybookLibrary:
     def get(self, name: str) -> Playbook | None:
         """The playbook with id or alias ``name`` (case-insensitive), from the latest files."""
         return self.current.get(name)
+
+
+class PlaybookWatcher:
+    """Looks at the playbook files every ``interval`` seconds and takes a valid edit.
+
+    The look (a ``stat`` per file, a parse when one changed) runs in a worker thread, off
+    the event loop; the set is swapped in one assignment, so readers see the old set or
+    the new one, never half of each.
+    """
+
+    def __init__(self, library: PlaybookLibrary, *, interval: float = RECHECK_SECONDS) -> None:
+        self.library = library
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="epbot-playbooks"
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.to_thread(self.library.refresh)
+            except Exception:  # an unreadable folder must not stop later looks
+                log.exception("could not look at the playbooks in %s", self.library.directory)

@@ -279,7 +279,7 @@ def incident_json(record: IncidentRecord, locale: str, tz: ZoneInfo, matrix: Mat
         "closed_at": state.closed_at,
         "cancelled_at": state.cancelled_at,
         "cancel_reason": state.cancel_reason,
-        "reports": [r.model_dump(exclude={"id", "incident_id"}) for r in record.reports],
+        "reports": [asdict(r) for r in record.reports],
         "stages": _stages(record),
         "steps": [{**asdict(s), "title": words.step(s.step_id)} for s in record.steps],
         "pages": [asdict(p) | {"key": p.key} for p in state.pages],

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from epbot.adapters.db.store import SqlStore
 from epbot.domain.reports import IncidentFigures, SummaryRow, summarize
 from epbot.services.ports import PlaybookSource
 from epbot.services.reports import incident_figures
@@ -24,12 +25,12 @@ class ReportMetrics:
     """A metrics source: ``await source(now)`` gives the summary's gauge families."""
 
     def __init__(self, engine: AsyncEngine, playbooks: PlaybookSource) -> None:
-        self.engine, self.playbooks = engine, playbooks
+        self.store, self.playbooks = SqlStore(engine), playbooks
         self._cache: dict[tuple[int, int], IncidentFigures] = {}
 
     async def __call__(self, now: datetime) -> list[Metric]:
         figures = await incident_figures(
-            self.engine, matrix=self.playbooks.current.matrix, now=now, cache=self._cache
+            self.store, matrix=self.playbooks.current.matrix, now=now, cache=self._cache
         )
         return families(summarize(figures))
 

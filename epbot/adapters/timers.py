@@ -34,8 +34,9 @@ class SchedulerTimers:
     the ticks, one at a time, and ticks again at once when it was rung meanwhile. (When the
     tick itself was the job, a wake-up asked for during a tick could be skipped by
     APScheduler as "maximum number of running instances reached" and waited for the
-    poll.) Times come from the ``clock`` port, so a clock moved by hand (the sandbox) is
-    followed: a due time already passed on that clock rings at once.
+    poll.) Due times are on the ``clock`` port, so a clock moved by hand (the sandbox) is
+    followed: a due time already passed on that clock rings at once. APScheduler itself
+    runs on the system clock (``wall``): a wake-up is handed to it as "this long from now".
     """
 
     def __init__(
@@ -43,12 +44,14 @@ class SchedulerTimers:
         tick: Callable[[], Awaitable[object]],
         *,
         clock: Clock | None = None,
+        wall: Clock | None = None,
         poll_interval: timedelta = timedelta(seconds=15),
         gate: Callable[[], bool] | None = None,
         elsewhere: Callable[[], None] | None = None,
     ) -> None:
         self._tick = tick
         self._clock: Clock = clock or SystemClock()
+        self._wall: Clock = wall or SystemClock()
         self._poll_interval = poll_interval
         self._gate = gate
         self._elsewhere = elsewhere  # tells the process that leads the timers
@@ -129,7 +132,7 @@ class SchedulerTimers:
         self._scheduler.add_job(
             self._ring,
             "date",
-            run_date=datetime.now(UTC) + timedelta(seconds=delay),
+            run_date=self._wall.now() + timedelta(seconds=delay),
             id=WAKE_JOB,
             replace_existing=True,
             misfire_grace_time=None,

@@ -215,8 +215,7 @@ class EmulatedClient:
         """After a report: once the bot has made the incident channel, tell the reporter
         privately where it is, in the channel the report was started from."""
         bot = self.sandbox.bot
-        await bot.listeners.wait_idle(ROOM_WAIT)
-        bot.delivery.kick()
+        await bot.listeners.wait_idle(ROOM_WAIT)  # the service kicked delivery as it committed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bot.delivery.wait_idle(), ROOM_WAIT)
         ws = self.workspace

@@ -160,8 +160,7 @@ class Sandbox:
             raise BadRequest(f"minutes must be between 1 and {MAX_FAST_FORWARD}")
         bot = self.bot
         self.clock.advance(timedelta(minutes=minutes))
-        fired = await bot.service.tick()
-        bot.delivery.kick()
+        fired = await bot.service.tick()  # which kicks delivery after its commits
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bot.delivery.wait_idle(), 20)
         self.workspace.emit("clock_changed")

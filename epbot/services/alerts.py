@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from epbot.adapters.db import alert_store as store
-from epbot.adapters.db import models as m
 from epbot.domain.alerts import (
     AlertAction,
     AlertRules,
@@ -37,10 +33,10 @@ from epbot.domain.errors import DomainError
 from epbot.domain.incident import ReportFields
 from epbot.domain.playbook import Severity
 from epbot.services.incidents import IncidentService, Outcome, UnknownPlaybook
+from epbot.services.ports import AlertRecord, AlertStore, AlertTx, Notifier
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 NO_VALUE = "—"  # a report field the alert cannot fill
 
 
@@ -95,34 +91,35 @@ class Receipt:
 
 
 class AlertService:
-    """Alert intake and the Declare / Dismiss decisions, over one database."""
+    """Alert intake and the Declare / Dismiss decisions, over one store.
+
+    Every change is committed with its outbox row (when there is an alerts channel); the
+    ``notifier`` is kicked after the commit.
+    """
 
     def __init__(
         self,
         *,
+        store: AlertStore,
         incidents: IncidentService,
         rules: Callable[[], AlertRules],
         channel: str | None,
+        notifier: Notifier | None = None,
         observer: AlertObserver | None = None,
-        resolved_note: Callable[[m.Alert], str] | None = None,
-        after_change: Callable[[], None] | None = None,
+        resolved_note: Callable[[AlertRecord], str] | None = None,
     ) -> None:
+        self.store = store
         self.incidents = incidents
         self.clock = incidents.clock
+        self.notifier: Notifier = notifier or incidents.notifier
         self._rules = rules
         self.channel = channel
         self.observer: AlertObserver = observer or NoObserver()
         self._resolved_note = resolved_note or (lambda a: f"{a.source}: {a.summary}")
-        self.after_change = after_change or (lambda: None)
 
-    async def _transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        # The engine's own transaction runner: retries lost races (the unique live key,
-        # PostgreSQL serialisation) and serialises writers on SQLite.
-        return await self.incidents._transaction(work)
-
-    async def _show(self, session: AsyncSession, alert: m.Alert) -> None:
+    async def _show(self, tx: AlertTx, alert: AlertRecord) -> None:
         if self.channel:
-            await store.enqueue(session, alert, self.channel, self.clock.now())
+            await tx.show_alert(_id(alert), self.channel, self.clock.now())
 
     # --- intake ----------------------------------------------------------------------
 
@@ -132,17 +129,19 @@ class AlertService:
         """Take one notification's alerts in, all in one transaction."""
         rules = self._rules()
 
-        async def work(session: AsyncSession) -> tuple[Receipt, list[m.Alert]]:
+        async def work(tx: AlertTx) -> tuple[Receipt, list[AlertRecord]]:
             receipt = Receipt()
-            touched: list[m.Alert] = []
+            touched: list[AlertRecord] = []
             for signal in signals:
-                alert, change = await self._apply(session, source, kind, signal, rules)
+                alert, change = await self._apply(tx, source, kind, signal, rules)
                 receipt.changes.append((alert.id if alert else None, change))
                 if alert is not None:
                     touched.append(alert)
             return receipt, touched
 
-        receipt, touched = await self._transaction(work)
+        receipt, touched = await self.store.write(work)
+        if touched:
+            self.notifier.kick()
         for (_, change), signal in zip(receipt.changes, signals, strict=True):
             self.observer.received(source, signal.status.value)
             if change is Change.REPEAT:
@@ -154,26 +153,25 @@ class AlertService:
                     receipt.declared.append(incident)
             elif alert.status == AlertStatus.RESOLVED and alert.incident_id is not None:
                 await self._note_resolved(alert)
-        self.after_change()
         return receipt
 
     async def _apply(
         self,
-        session: AsyncSession,
+        tx: AlertTx,
         source: str,
         kind: PayloadKind,
         signal: Signal,
         rules: AlertRules,
-    ) -> tuple[m.Alert | None, Change]:
+    ) -> tuple[AlertRecord | None, Change]:
         now = self.clock.now()
-        key = store.live_key(source, signal.fingerprint)
-        alert = await store.find_open(session, key)
+        key = live_key(source, signal.fingerprint)
+        alert = await tx.find_open_alert(key)
         change = change_for(alert is not None, signal.status)
         if change is Change.IGNORED:
             return None, change
         if alert is None:
             where = route(rules, signal.labels)
-            alert = m.Alert(
+            alert = AlertRecord(
                 source=source,
                 kind=kind.value,
                 fingerprint=signal.fingerprint,
@@ -193,32 +191,30 @@ class AlertService:
                 rule=where.rule,
                 channel=self.channel,
             )
-            session.add(alert)
-            await session.flush()  # a concurrent twin fails here on the live key: retried
-        elif change is Change.REPEAT:
-            alert.count += 1
-            alert.last_seen_at = now
-            alert.summary = signal.summary or alert.summary
-            alert.details = signal.details or alert.details
-            alert.url = signal.url or alert.url
+            await tx.add_alert(alert)  # a concurrent twin fails here on the live key: retried
+        else:
+            if change is Change.REPEAT:
+                alert.count += 1
+                alert.last_seen_at = now
+                alert.summary = signal.summary or alert.summary
+                alert.details = signal.details or alert.details
+                alert.url = signal.url or alert.url
+            else:  # resolved
+                alert.status = AlertStatus.RESOLVED.value
+                alert.resolved_at = now
+                alert.ends_at = signal.ends_at or now
+                alert.last_seen_at = now
+                alert.live_key = None
             alert.version += 1
-        else:  # resolved
-            alert.status = AlertStatus.RESOLVED.value
-            alert.resolved_at = now
-            alert.ends_at = signal.ends_at or now
-            alert.last_seen_at = now
-            alert.live_key = None
-            alert.version += 1
-        session.add(alert)
-        await session.flush()
-        await self._show(session, alert)
+            await tx.update_alert(alert)
+        await self._show(tx, alert)
         return alert, change
 
     # --- declaring -------------------------------------------------------------------
 
-    def report_from(self, alert: m.Alert, route_: Route | None = None) -> ReportFields:
+    def report_from(self, alert: AlertRecord, route_: Route | None = None) -> ReportFields:
         """The Article 5.1 report an alert suggests (time, nature, scope from the alert)."""
-        labels = store.labels_of(alert)
+        labels = alert.label_map()
         return ReportFields(
             occurred_at=occurred_at(alert.starts_at, self.clock.now()),
             place=place_of(labels) or alert.source,
@@ -231,8 +227,8 @@ class AlertService:
             title=(alert.summary or alert.fingerprint)[:200],
         )
 
-    async def _declare_by_rule(self, alert: m.Alert, rules: AlertRules) -> int | None:
-        where = route(rules, store.labels_of(alert))
+    async def _declare_by_rule(self, alert: AlertRecord, rules: AlertRules) -> int | None:
+        where = route(rules, alert.label_map())
         playbook = alert.playbook_id or where.playbook
         if playbook is None:
             return None
@@ -275,18 +271,18 @@ class AlertService:
             drill=drill,
         )
 
-        async def link(session: AsyncSession) -> None:
-            alert = await store.get(session, alert_id, lock=True)
+        async def link(tx: AlertTx) -> None:
+            alert = await tx.get_alert(alert_id, lock=True)
             if alert is None or alert.incident_id == outcome.incident_id:
                 return
             alert.incident_id = outcome.incident_id
             alert.declared_by = reporter
             alert.version += 1
-            session.add(alert)
-            await session.flush()
-            await self._show(session, alert)
+            await tx.update_alert(alert)
+            await self._show(tx, alert)
 
-        await self._transaction(link)
+        await self.store.write(link)
+        self.notifier.kick()
         return outcome
 
     async def declare_from_report(
@@ -311,13 +307,12 @@ class AlertService:
             reporter=reporter,
             drill=drill,
         )
-        self.after_change()
         if outcome.duplicate:  # someone (or the rule) declared it first: say so
             raise AlertProblem("declared", incident=outcome.incident_id)
         self.observer.declared(alert.source, "person")
         return outcome
 
-    async def _note_resolved(self, alert: m.Alert) -> None:
+    async def _note_resolved(self, alert: AlertRecord) -> None:
         """The monitoring source reports an alert with an incident resolved: say so there.
 
         Only a note: a person still decides when the incident is resolved.
@@ -335,13 +330,13 @@ class AlertService:
 
     # --- a person's decisions --------------------------------------------------------
 
-    async def dismiss(self, *, alert_id: int, actor: str, reason: str) -> m.Alert:
+    async def dismiss(self, *, alert_id: int, actor: str, reason: str) -> AlertRecord:
         """Dismiss a warning as a false alarm (误报) or not needing an incident, with why."""
         if not reason.strip():
             raise AlertProblem("reason_required")
 
-        async def work(session: AsyncSession) -> tuple[m.Alert, bool]:
-            alert = await store.get(session, alert_id, lock=True)
+        async def work(tx: AlertTx) -> tuple[AlertRecord, bool]:
+            alert = await tx.get_alert(alert_id, lock=True)
             if alert is None:
                 raise AlertProblem("unknown")
             if alert.incident_id is not None:
@@ -352,33 +347,34 @@ class AlertService:
             alert.dismissed_by = actor
             alert.dismiss_reason = reason.strip()
             alert.version += 1
-            session.add(alert)
-            await session.flush()
-            await self._show(session, alert)
+            await tx.update_alert(alert)
+            await self._show(tx, alert)
             return alert, True
 
-        alert, changed = await self._transaction(work)
+        alert, changed = await self.store.write(work)
         if changed:
+            self.notifier.kick()
             self.observer.dismissed(alert.source)
-        self.after_change()
         return alert
 
-    async def get(self, alert_id: int) -> m.Alert:
-        async def work(session: AsyncSession) -> m.Alert:
-            alert = await store.get(session, alert_id)
-            if alert is None:
-                raise AlertProblem("unknown")
-            return alert
-
-        return await self._transaction(work)
+    async def get(self, alert_id: int) -> AlertRecord:
+        alert = await self.store.read(lambda tx: tx.get_alert(alert_id))
+        if alert is None:
+            raise AlertProblem("unknown")
+        return alert
 
 
-def _id(alert: m.Alert) -> int:
+def live_key(source: str, fingerprint: str) -> str:
+    """What identifies an open alert: the source and the sender's fingerprint."""
+    return f"{source}:{fingerprint}"
+
+
+def _id(alert: AlertRecord) -> int:
     assert alert.id is not None
     return alert.id
 
 
-def _should_declare(alert: m.Alert) -> bool:
+def _should_declare(alert: AlertRecord) -> bool:
     return (
         alert.action == AlertAction.DECLARE.value
         and alert.incident_id is None

@@ -11,29 +11,24 @@ drill still starts exactly once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
-
-from epbot.adapters.db import models as m
-from epbot.adapters.db.engine import make_sessionmaker
-from epbot.adapters.drill_files import runs_between
-from epbot.adapters.report_files import report_labels
 from epbot.domain import incident as dom
 from epbot.domain.drills import Drill, DrillPlan, starter
 from epbot.domain.matrix import Matrix
 from epbot.services.incidents import IncidentService
+from epbot.services.ports import DrillStore, DrillTx
 
 log = logging.getLogger(__name__)
 
 CATCH_UP = timedelta(hours=1)  # a run missed while every process was down still starts
 TAKE_OVER_AFTER = timedelta(minutes=2)  # a claim with no incident after this is abandoned
+
+# The drill's scheduled times in (after, until], as UTC, in the configured zone.
+Schedule = Callable[[Drill, datetime, datetime, ZoneInfo], list[datetime]]
 
 
 @dataclass(frozen=True)
@@ -44,22 +39,28 @@ class Started:
 
 
 class DrillService:
-    """Finds due drill runs, claims each once across processes, and declares the drill."""
+    """Finds due drill runs, claims each once across processes, and declares the drill.
+
+    ``words`` are the report's words in ``locale`` (``drill.place``, ``drill.scope``,
+    ``drill.trend``, ``drill.measures``, ``drill.scenario``).
+    """
 
     def __init__(
         self,
         *,
-        engine: AsyncEngine,
+        store: DrillStore,
         incidents: IncidentService,
         plan: Callable[[], DrillPlan],
         matrix: Callable[[], Matrix],
+        schedule: Schedule,
+        words: Mapping[str, str],
         tz: ZoneInfo,
         locale: str,
     ) -> None:
-        self._engine = engine
-        self._sessions = make_sessionmaker(engine)
+        self.store = store
         self.incidents = incidents
         self.plan, self._matrix = plan, matrix
+        self.schedule, self.words = schedule, words
         self.tz, self.locale = tz, locale
         self.holder = incidents.holder
 
@@ -68,42 +69,25 @@ class DrillService:
         after = since if since is not None else now - CATCH_UP
         started = []
         for drill in self.plan().drills:
-            for at in runs_between(drill, after, now, self.tz):
+            for at in self.schedule(drill, after, now, self.tz):
                 if await self._claim(drill.id, at, now):
                     started.append(await self._start(drill, at))
         return started
 
     async def _claim(self, drill_id: str, at: datetime, now: datetime) -> bool:
         """True if this process now owns the run: it inserted the row, or took over a stale one."""
-        table = m.DrillRun.__table__  # type: ignore[attr-defined]
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        values = {"drill_id": drill_id, "scheduled_for": at, "claimed_by": self.holder}
-        insert = (
-            dialect.insert(table)
-            .values(**values, claimed_at=now)
-            .on_conflict_do_nothing(index_elements=["drill_id", "scheduled_for"])
-            .returning(table.c.id)
-        )
-        take_over = (
-            sa.update(table)
-            .where(
-                table.c.drill_id == drill_id,
-                table.c.scheduled_for == at,
-                table.c.incident_id.is_(None),
-                table.c.claimed_at < now - TAKE_OVER_AFTER,
+
+        async def work(tx: DrillTx) -> bool:
+            return await tx.claim_drill_run(
+                drill_id, at, holder=self.holder, now=now, stale_before=now - TAKE_OVER_AFTER
             )
-            .values(claimed_by=self.holder, claimed_at=now)
-            .returning(table.c.id)
-        )
-        async with self._engine.begin() as conn:
-            if (await conn.execute(insert)).first() is not None:
-                return True
-            return (await conn.execute(take_over)).first() is not None
+
+        return await self.store.write(work)
 
     async def _start(self, drill: Drill, at: datetime) -> Started:
         matrix = self._matrix()
         person = starter(drill, matrix) or drill.started_by
-        words = report_labels(self.locale)
+        words = self.words
         lang = "en" if self.locale.lower().startswith("en") else "zh-CN"
         scenario = drill.scenario.get(lang) if drill.scenario else None
         run_key = f"drill:{drill.id}:{at.isoformat()}"
@@ -125,12 +109,11 @@ class DrillService:
             reporter=person,
             drill=True,
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(m.DrillRun)
-                .where(col(m.DrillRun.drill_id) == drill.id, col(m.DrillRun.scheduled_for) == at)
-                .values(incident_id=outcome.incident_id)
-            )
+
+        async def link(tx: DrillTx) -> None:
+            await tx.set_drill_incident(drill.id, at, outcome.incident_id)
+
+        await self.store.write(link)
         if scenario:
             await self.incidents.post_update(
                 key=f"{run_key}:scenario",

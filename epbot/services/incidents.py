@@ -1,45 +1,50 @@
-"""Incident use cases: load -> decide -> save (state, timeline, outbox) -> reschedule.
+"""Incident use cases: load -> decide -> save (state, timeline, outbox) -> notify -> reschedule.
 
-Each use case runs in one transaction and is idempotent under the caller's ``key``: the
-same key a second time returns the first outcome and changes nothing. A concurrent
-change to the same incident makes the loser reload and decide again (optimistic
-locking on ``incident.version``), so two simultaneous approvals end with one winner and
-the other told who decided.
+Each use case runs in one transaction of the store and is idempotent under the caller's
+``key``: the same key a second time returns the first outcome and changes nothing. A
+concurrent change to the same incident makes the loser reload and decide again (the store
+retries lost races; optimistic locking on the incident's version), so two simultaneous
+approvals end with one winner and the other told who decided. Once the transaction is
+committed the service kicks delivery (the ``Notifier``) and moves the alarm clock to the
+next due timer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from epbot.adapters.db import report_versions
-from epbot.adapters.db import repository as repo
-from epbot.adapters.db.engine import make_sessionmaker
 from epbot.domain import incident as dom
-from epbot.domain.audit import ChainProblem, verify_chain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.playbook import Severity
 from epbot.logs import bind, log_context
-from epbot.services.ports import Clock, NoTimers, PlaybookSource, Timers
+from epbot.services.ports import (
+    Clock,
+    DueTimer,
+    IncidentStore,
+    IncidentTx,
+    Loaded,
+    NoNotifier,
+    Notifier,
+    NoTimers,
+    OpenIncident,
+    PlaybookSource,
+    Timers,
+    incident_number,
+)
+
+__all__ = ["IncidentService", "Outcome", "UnknownPlaybook", "incident_number"]
 
 log = logging.getLogger(__name__)
 
 TIMER_ATTEMPTS = 3  # failed firings (one per tick) before a timer is set aside
 TIMER_BATCH = 50  # due timers claimed and fired in one transaction
-T = TypeVar("T")
-_RETRIES = 8
 _REFUSALS = {
     ErrorCode.NOT_SEVERITY_JUDGE,
     ErrorCode.NOT_UNIT_RESPONSIBLE,
@@ -48,11 +53,6 @@ _REFUSALS = {
     ErrorCode.NOT_APPROVER,
     ErrorCode.NOT_PAGED,
 }
-
-
-def incident_number(year: int, seq: int, drill: bool) -> str:
-    """``2026-0007``, or ``DRILL-2026-0003`` for a drill (演练)."""
-    return f"{'DRILL-' if drill else ''}{year}-{seq:04d}"
 
 
 @dataclass(frozen=True)
@@ -73,92 +73,68 @@ class UnknownPlaybook(Exception):
 
 
 class IncidentService:
-    """The engine's use cases over one database."""
+    """The engine's use cases over one store."""
 
     def __init__(
         self,
         *,
-        engine: AsyncEngine,
+        store: IncidentStore,
         clock: Clock,
         playbooks: PlaybookSource,
         timers: Timers | None = None,
+        notifier: Notifier | None = None,
         timezone: str = "Asia/Shanghai",
         holder: str | None = None,
     ) -> None:
-        self._engine = engine
-        self._sessions = make_sessionmaker(engine)
+        self.store = store
         self.clock = clock
         self.playbooks = playbooks
         self.timers: Timers = timers or NoTimers()
+        self.notifier: Notifier = notifier or NoNotifier()
         self._tz = ZoneInfo(timezone)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        # SQLite has one writer at a time: serialise our own writers instead of spinning on
-        # "database is locked" (other processes are still handled by the retry loop).
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     # --- plumbing ----------------------------------------------------------------------
 
-    async def _transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``work`` in a transaction, retrying on lost races; DomainError passes through."""
-        for attempt in range(_RETRIES):
-            try:
-                if self._write_lock is None:
-                    return await self._once(work)
-                async with self._write_lock:
-                    return await self._once(work)
-            except (repo.StaleState, DBAPIError) as exc:
-                if isinstance(exc, DBAPIError) and not _retryable(exc):
-                    raise
-                log.debug("retrying after a lost race (%s): %s", attempt + 1, exc)
-                await asyncio.sleep(0.005 * (attempt + 1))
-        raise RuntimeError("gave up after repeated concurrent updates")
-
-    async def _once(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self._sessions() as session, session.begin():
-            return await work(session)
+    async def _committed(self, outcome: Outcome) -> Outcome:
+        """After the commit: deliver what it put in the outbox, wake at the next due time."""
+        if outcome.events:
+            self.notifier.kick()
+        await self._reschedule()
+        return outcome
 
     async def _reschedule(self) -> None:
-        async with self._sessions() as session:
-            self.timers.wake_at(await repo.next_due(session))
+        self.timers.wake_at(await self.store.read(lambda tx: tx.next_due()))
 
     async def _record(
-        self,
-        session: AsyncSession,
-        loaded: repo.Loaded,
-        events: list[dom.Event],
-        key: str | None,
+        self, tx: IncidentTx, loaded: Loaded, events: list[dom.Event], key: str | None
     ) -> Outcome:
-        assert loaded.state.id is not None
+        incident_id = loaded.state.id
+        assert incident_id is not None
         now = self.clock.now()
-        await repo.save(session, loaded)
-        await repo.append_timeline(session, loaded.state.id, events)
-        await repo.enqueue_events(session, loaded.state.id, events, now)
+        await tx.record(loaded, events, now)
         if key is not None:
-            await repo.remember_key(
-                session,
-                key,
-                {"incident_id": loaded.state.id, "kinds": [e.kind for e in events]},
-                now,
+            await tx.remember_key(
+                key, {"incident_id": incident_id, "kinds": [e.kind for e in events]}, now
             )
-        return Outcome(incident_id=loaded.state.id, events=events)
+        return Outcome(incident_id=incident_id, events=events)
 
     async def _apply(self, *, key: str | None, incident_id: int, command: dom.Command) -> Outcome:
-        async def work(session: AsyncSession) -> Outcome:
-            if key is not None and (done := await repo.recall_key(session, key)) is not None:
+        async def work(tx: IncidentTx) -> Outcome:
+            if key is not None and (done := await tx.recall_key(key)) is not None:
                 return Outcome(incident_id=int(done["incident_id"]), duplicate=True)
-            loaded = await repo.load(session, incident_id, self.playbooks.current.matrix)
+            loaded = await tx.load(incident_id, self.playbooks.current.matrix)
             events = dom.decide(loaded.state, command, self.clock.now())
-            return await self._record(session, loaded, events, key)
+            return await self._record(tx, loaded, events, key)
 
         with log_context(incident_id=incident_id):
             try:
-                outcome = await self._transaction(work)
+                outcome = await self.store.write(work)
             except DomainError as exc:
                 if exc.code in _REFUSALS:
                     await self._log_refusal(incident_id, command, exc)
                 raise
-        await self._reschedule()
-        return outcome
+        return await self._committed(outcome)
 
     async def _log_refusal(self, incident_id: int, command: dom.Command, exc: DomainError) -> None:
         """A refused attempt (wrong person) is itself on the timeline."""
@@ -176,11 +152,11 @@ class IncidentService:
             },
         )
 
-        async def work(session: AsyncSession) -> None:
-            await repo.append_timeline(session, incident_id, [event])
-            await repo.enqueue_events(session, incident_id, [event], event.at)
+        async def work(tx: IncidentTx) -> None:
+            await tx.log(incident_id, [event], event.at)
 
-        await self._transaction(work)
+        await self.store.write(work)
+        self.notifier.kick()
 
     # --- use cases ---------------------------------------------------------------------
 
@@ -201,13 +177,13 @@ class IncidentService:
             raise UnknownPlaybook(playbook)
         level = severity or spec.default_severity
 
-        async def work(session: AsyncSession) -> Outcome:
-            if (done := await repo.recall_key(session, key)) is not None:
+        async def work(tx: IncidentTx) -> Outcome:
+            if (done := await tx.recall_key(key)) is not None:
                 return Outcome(incident_id=int(done["incident_id"]), duplicate=True)
             now = self.clock.now()
-            digest = await repo.playbook_snapshot(session, spec, now)
+            digest = await tx.playbook_snapshot(spec, now)
             year = now.astimezone(self._tz).year
-            seq = await repo.next_number(session, year=year, drill=drill)
+            seq = await tx.next_number(year=year, drill=drill)
             state, events = dom.declare(
                 playbook=spec,
                 matrix=current.matrix,
@@ -218,19 +194,15 @@ class IncidentService:
                 now=now,
             )
             events[0].data["number"] = incident_number(year, seq, drill)
-            await repo.insert_incident(
-                session, state, playbook_hash=digest, year=year, seq=seq, report=report
-            )
+            await tx.insert_incident(state, playbook_hash=digest, year=year, seq=seq, report=report)
             assert state.id is not None
-            await repo.append_timeline(session, state.id, events)
-            await repo.enqueue_events(session, state.id, events, now)
-            await repo.remember_key(session, key, {"incident_id": state.id}, now)
+            await tx.log(state.id, events, now)
+            await tx.remember_key(key, {"incident_id": state.id}, now)
             return Outcome(incident_id=state.id, events=events)
 
-        outcome = await self._transaction(work)
+        outcome = await self.store.write(work)
         bind(incident_id=outcome.incident_id)  # what this request logs next is about it
-        await self._reschedule()
-        return outcome
+        return await self._committed(outcome)
 
     async def acknowledge_page(
         self, *, key: str, incident_id: int, page: str, actor: str
@@ -352,11 +324,11 @@ class IncidentService:
 
         attempted: list[dom.SendReport] = []
 
-        async def work(session: AsyncSession) -> Outcome:
-            if (done := await repo.recall_key(session, key)) is not None:
+        async def work(tx: IncidentTx) -> Outcome:
+            if (done := await tx.recall_key(key)) is not None:
                 return Outcome(incident_id=int(done["incident_id"]), duplicate=True)
-            loaded = await repo.load(session, incident_id, self.playbooks.current.matrix)
-            version, fields = await report_versions.current(session, incident_id)
+            loaded = await tx.load(incident_id, self.playbooks.current.matrix)
+            version, fields = await tx.current_report(incident_id)
             if report is not None and report != fields:
                 version, fields = version + 1, report
             now = self.clock.now()
@@ -366,20 +338,17 @@ class IncidentService:
             attempted.append(command)
             events = dom.decide(loaded.state, command, now)
             if fields is report:
-                await report_versions.add_version(
-                    session, incident_id, fields, version=version, by=actor, at=now
-                )
-            return await self._record(session, loaded, events, key)
+                await tx.add_report(incident_id, fields, version=version, by=actor, at=now)
+            return await self._record(tx, loaded, events, key)
 
         with log_context(incident_id=incident_id):
             try:
-                outcome = await self._transaction(work)
+                outcome = await self.store.write(work)
             except DomainError as exc:
                 if exc.code in _REFUSALS and attempted:
                     await self._log_refusal(incident_id, attempted[-1], exc)
                 raise
-        await self._reschedule()
-        return outcome
+        return await self._committed(outcome)
 
     async def resolve(
         self, *, key: str, incident_id: int, actor: str, summary: str | None = None
@@ -408,12 +377,13 @@ class IncidentService:
         """
         at = now or self.clock.now()
         fired = 0
+        events = 0
         failed: set[int] = set()
         size = TIMER_BATCH
         while fired < limit:
             firing: list[int] = []  # what the attempt claimed (rolled back if it raised)
             try:
-                count = await self._transaction(
+                count, caused = await self.store.write(
                     functools.partial(
                         self._fire_batch,
                         now=at,
@@ -434,41 +404,45 @@ class IncidentService:
             if count == 0:
                 break
             fired += count
+            events += caused
+        if events:
+            self.notifier.kick()  # what the timers caused goes out at once
         await self._reschedule()
         return fired
 
     async def _timer_failed(self, timer_id: int, exc: Exception, now: datetime) -> None:
         error = f"{type(exc).__name__}: {exc}"
 
-        async def work(session: AsyncSession) -> bool:
-            return await repo.record_timer_failure(
-                session, timer_id, error=error, now=now, holder=self.holder, give_up=TIMER_ATTEMPTS
+        async def work(tx: IncidentTx) -> bool:
+            return await tx.record_timer_failure(
+                timer_id, error=error, now=now, holder=self.holder, give_up=TIMER_ATTEMPTS
             )
 
-        set_aside = await self._transaction(work)
-        if set_aside:
+        if await self.store.write(work):
             log.error("timer %s set aside after %s failures: %s", timer_id, TIMER_ATTEMPTS, error)
         else:
             log.warning("timer %s failed to fire; retried next tick: %s", timer_id, error)
 
     async def _fire_batch(
         self,
-        session: AsyncSession,
+        tx: IncidentTx,
         *,
         now: datetime,
         skip: set[int],
         firing: list[int],
         size: int,
-    ) -> int:
+    ) -> tuple[int, int]:
+        """(timers claimed, events they caused) in one transaction."""
         firing.clear()  # a retried transaction claims afresh
-        claimed = await repo.claim_due_timers(session, now, self.holder, skip=skip, limit=size)
+        claimed = await tx.claim_due_timers(now, self.holder, skip=skip, limit=size)
         firing.extend(c.id for c in claimed)
-        by_incident: dict[int, list[repo.ClaimedTimer]] = {}
+        by_incident: dict[int, list[DueTimer]] = {}
         for timer in claimed:
             by_incident.setdefault(timer.incident_id, []).append(timer)
         matrix = self.playbooks.current.matrix
+        caused = 0
         for incident_id, timers in by_incident.items():
-            loaded = await repo.load(session, incident_id, matrix)
+            loaded = await tx.load(incident_id, matrix)
             events: list[dom.Event] = []
             # A claimed row is no longer "live", so it is not in the loaded state; fire each
             # as claimed, in due order, on the same state.
@@ -479,42 +453,28 @@ class IncidentService:
                     )
                     events += dom.decide(loaded.state, command, now)
                 if events:  # timers that find nothing to do change nothing but their rows
-                    await self._record(session, loaded, events, None)
-        return len(claimed)
+                    await self._record(tx, loaded, events, None)
+            caused += len(events)
+        return len(claimed), caused
 
     # --- queries -----------------------------------------------------------------------
 
     async def state(self, incident_id: int) -> dom.IncidentState:
-        async with self._sessions() as session:
-            loaded = await repo.load(session, incident_id, self.playbooks.current.matrix)
-            return loaded.state
+        matrix = self.playbooks.current.matrix
 
-    async def verify_audit(self, incident_id: int) -> tuple[int, ChainProblem | None]:
-        """(entries checked, the first tampered entry or None)."""
-        async with self._sessions() as session:
-            entries = await repo.timeline(session, incident_id)
-        return len(entries), verify_chain(entries)
+        async def work(tx: IncidentTx) -> dom.IncidentState:
+            return (await tx.load(incident_id, matrix)).state
+
+        return await self.store.read(work)
 
     async def timeline(self, incident_id: int) -> list[dict[str, Any]]:
-        async with self._sessions() as session:
-            entries = await repo.timeline(session, incident_id)
+        entries = await self.store.read(lambda tx: tx.timeline(incident_id))
         return [
             {"seq": e.seq, "at": e.at, "actor": e.actor, "kind": e.kind, "payload": e.payload}
             for e in entries
         ]
 
-
-# PostgreSQL's "try again" states: serialization failure and deadlock. asyncpg surfaces them
-# as a plain DBAPIError (not OperationalError), e.g. an ack cancelling a page's timer while a
-# tick holds that timer's claim and waits for the incident row.
-_RETRY_SQLSTATES = {"40001", "40P01"}
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    """A lost race (unique key, lock, deadlock, serialization): roll back and try again."""
-    if isinstance(exc, IntegrityError):
-        return True
-    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
-        return True
-    text = str(exc.orig).lower()
-    return "locked" in text or "deadlock" in text or "serializ" in text or "busy" in text
+    async def open_incidents(self) -> list[OpenIncident]:
+        """Every open incident (number, state, channel), oldest first."""
+        matrix = self.playbooks.current.matrix
+        return await self.store.read(lambda tx: tx.open_incidents(matrix))

@@ -1,5 +1,6 @@
 """Playbook files: located errors, the shipped plan, lookups and hot reload."""
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -9,12 +10,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from epbot.adapters import playbook_files
 from epbot.adapters.playbook_files import (
     LoadError,
     PlaybookLibrary,
     PlaybookSet,
     PlaybookSetError,
+    PlaybookWatcher,
     check_playbook_text,
     load_or_raise,
     load_playbook_set,
@@ -796,10 +797,7 @@ def _touch(path: Path, text: str) -> None:
     os.utime(path, ns=(before + 10**9, before + 10**9))
 
 
-def test_new_incidents_see_edits_running_ones_keep_their_snapshot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(playbook_files, "RECHECK_SECONDS", 0.0)  # look at every access
+def test_new_incidents_see_edits_running_ones_keep_their_snapshot(tmp_path: Path) -> None:
     root = tmp_path / "pb"
     shutil.copytree(SHIPPED, root)
     library = PlaybookLibrary(root)
@@ -815,6 +813,8 @@ def test_new_incidents_see_edits_running_ones_keep_their_snapshot(
             "en: Database fault\n", "en: Database failure\n", 1
         ),
     )
+    assert library.get("db") is declared  # readers see the edit once it is taken
+    assert library.refresh() is True
     edited = library.get("db")
     assert edited is not None
     assert edited.title.en == "Database failure"
@@ -824,10 +824,10 @@ def test_new_incidents_see_edits_running_ones_keep_their_snapshot(
     assert library.refresh() is False  # nothing changed since
 
 
-def test_the_files_are_looked_at_most_once_a_second(
+def test_readers_never_look_at_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A request reads the set several times on the event loop: no disk look each time."""
+    """A request reads the set several times on the event loop: memory only, no disk look."""
     root = tmp_path / "pb"
     shutil.copytree(SHIPPED, root)
     library = PlaybookLibrary(root)
@@ -841,15 +841,47 @@ def test_the_files_are_looked_at_most_once_a_second(
         return fingerprint()
 
     monkeypatch.setattr(library, "_fingerprint", counted)
-    now = [1000.0]
-    monkeypatch.setattr(playbook_files.time, "monotonic", lambda: now[0])
-    library._checked = now[0]
     for _ in range(50):
         assert library.get("db") is not None
+        assert library.matrix.units
     assert looks == 0
-    now[0] += playbook_files.RECHECK_SECONDS
-    assert library.get("db") is not None
+    assert library.refresh() is False
     assert looks == 1
+
+
+def test_an_unloaded_library_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="were not loaded"):
+        _ = PlaybookLibrary(tmp_path).current
+
+
+async def test_the_watcher_takes_an_edit_on_its_own_and_stops(tmp_path: Path) -> None:
+    root = tmp_path / "pb"
+    shutil.copytree(SHIPPED, root)
+    library = PlaybookLibrary(root)
+    library.load()
+    watcher = PlaybookWatcher(library, interval=0.02)
+    watcher.start()
+    try:
+        path = root / "db-crash.yaml"
+        _touch(
+            path,
+            path.read_text(encoding="utf-8").replace(
+                "en: Database fault\n", "en: Database failure\n", 1
+            ),
+        )
+        for _ in range(500):
+            edited = library.get("db")
+            assert edited is not None
+            if edited.title.en == "Database failure":
+                break
+            await asyncio.sleep(0.01)
+        assert edited.title.en == "Database failure"
+    finally:
+        await watcher.stop()
+    assert not watcher.running
+    _touch(path, path.read_text(encoding="utf-8").replace("Database failure", "DB down", 1))
+    await asyncio.sleep(0.1)
+    assert library.get("db").title.en == "Database failure"  # stopped: no more looks
 
 
 def test_a_broken_edit_keeps_the_last_good_set(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from epbot.adapters.clock import FakeClock
 from epbot.adapters.timers import POLL_JOB, WAKE_JOB, SchedulerTimers
 
 
@@ -179,5 +180,32 @@ async def test_an_earlier_wake_up_is_not_moved_later_by_a_stale_one() -> None:
         timers.wake_at(soon)
         timers.wake_at(soon + timedelta(minutes=10))  # stale: read before the new timer
         await _wait_for(woken, seconds=5.0)
+    finally:
+        await timers.shutdown()
+
+
+async def test_due_times_on_a_moved_clock_are_handed_to_apscheduler_as_a_delay() -> None:
+    """The sandbox's clock is hours ahead of the system's: a timer due 10 minutes from now
+    on that clock rings 10 minutes from now on the system clock (APScheduler's), and one
+    already due on it rings at once."""
+    sandbox = FakeClock(datetime(2030, 1, 1, 8, 0, tzinfo=UTC))
+    wall = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    rang = asyncio.Event()
+
+    async def tick() -> None:
+        rang.set()
+
+    timers = SchedulerTimers(tick, clock=sandbox, wall=wall, poll_interval=timedelta(hours=1))
+    timers.start()
+    try:
+        await _wait_for(rang)  # the start-up ring: the sandbox time is "now" at once
+        rang.clear()
+        timers.wake_at(sandbox.now() + timedelta(minutes=10))
+        job = timers._scheduler.get_job(WAKE_JOB)
+        assert job is not None
+        assert job.trigger.run_date == wall.now() + timedelta(minutes=10)
+        sandbox.advance(timedelta(minutes=11))  # fast-forward: now overdue on its clock
+        timers.wake_at(sandbox.now() - timedelta(minutes=5))  # due before the one asked for
+        await _wait_for(rang)
     finally:
         await timers.shutdown()

@@ -10,6 +10,7 @@ import time
 
 from epbot.adapters.clock import FakeClock
 from epbot.adapters.db.engine import make_engine
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.services.incidents import IncidentService
 from tests.reports.test_drills import DAILY_0900, _drills
@@ -22,7 +23,7 @@ async def run(url: str, holder: str, start_at: float) -> int:
     engine = make_engine(url)
     try:
         service = IncidentService(
-            engine=engine, clock=FakeClock(START), playbooks=library, holder=holder
+            store=SqlStore(engine), clock=FakeClock(START), playbooks=library, holder=holder
         )
         drills = _drills(service, library, DAILY_0900)
         async with engine.connect():  # connected before the start instant

@@ -21,6 +21,7 @@ from epbot.adapters.slack import render
 from epbot.cli import main
 from epbot.domain.anchor import Anchor, anchor_of, check_anchor, find_anchors, latest
 from epbot.domain.audit import GENESIS, ChainEntry
+from epbot.services.audit import AuditService
 from epbot.services.incidents import IncidentService
 from tests.reports.script import scripted_incident
 
@@ -92,7 +93,7 @@ async def test_verify_against_an_export_detects_dropped_newest_entries(
     assert code == 0, said
     assert f"{entries} timeline entries, chain intact, matches its anchor" in said
 
-    async with service._engine.begin() as conn:  # someone cuts the last two entries
+    async with service.store.engine.begin() as conn:  # someone cuts the last two entries
         await conn.execute(
             sa.delete(m.TimelineEvent).where(
                 m.TimelineEvent.incident_id == incident,  # type: ignore[arg-type]
@@ -138,9 +139,9 @@ async def test_closing_report_states_the_chain_head(
 
 
 async def _chain(service: IncidentService, incident: int) -> tuple[int, str]:
-    count, problem = await service.verify_audit(incident)
+    count, problem = await AuditService(service.store).check(incident)
     assert problem is None
-    async with service._engine.connect() as conn:
+    async with service.store.engine.connect() as conn:
         head = (
             await conn.execute(
                 sa.select(m.TimelineEvent.hash)  # type: ignore[call-overload]

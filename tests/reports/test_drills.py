@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from epbot.adapters.clock import FakeClock
 from epbot.adapters.db import models as m
-from epbot.adapters.drill_clock import DrillClock
+from epbot.adapters.drill_clock import DrillClock, drill_service
 from epbot.adapters.drill_files import next_runs, runs_between
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.cli import main
@@ -42,8 +42,8 @@ DAILY_0900 = Drill(  # 09:00 Shanghai = 01:00 UTC = START
 
 
 def _drills(service: IncidentService, library: PlaybookLibrary, *drills: Drill) -> DrillService:
-    return DrillService(
-        engine=service._engine,
+    return drill_service(
+        store=service.store,
         incidents=service,
         plan=lambda: DrillPlan(drills=drills),
         matrix=lambda: library.matrix,
@@ -116,7 +116,7 @@ def test_shipped_drills_check_and_list(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _runs(service: IncidentService) -> list[m.DrillRun]:
-    async with service._engine.connect() as conn:
+    async with service.store.engine.connect() as conn:
         rows = await conn.execute(sa.select(m.DrillRun.__table__))  # type: ignore[attr-defined]
         return [m.DrillRun(**row._mapping) for row in rows]
 
@@ -161,7 +161,7 @@ async def test_two_processes_start_it_once(
         winners.append("a" if got[0] else "b")
     runs = await _runs(a)
     assert sorted(r.scheduled_for for r in runs) == [START + timedelta(days=d) for d in range(5)]
-    async with a._engine.connect() as conn:
+    async with a.store.engine.connect() as conn:
         drills = (
             await conn.execute(
                 sa.select(sa.func.count()).where(m.Incident.drill.is_(True))  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ async def test_an_abandoned_claim_is_taken_over(
     make_service: Callable[..., IncidentService], library: PlaybookLibrary, clock: FakeClock
 ) -> None:
     a, b = make_service(holder="crashed"), make_service(holder="survivor")
-    async with a._engine.begin() as conn:  # "crashed" claimed the run, then died
+    async with a.store.engine.begin() as conn:  # "crashed" claimed the run, then died
         await conn.execute(
             sa.insert(m.DrillRun.__table__).values(  # type: ignore[attr-defined]
                 drill_id="fault-daily", scheduled_for=START, claimed_by="crashed", claimed_at=START

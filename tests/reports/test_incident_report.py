@@ -191,7 +191,7 @@ async def test_found_by_channel_id_and_name(
 
     from epbot.adapters.db import models as m
 
-    async with service._engine.begin() as conn:
+    async with service.store.engine.begin() as conn:
         await conn.execute(
             sa.update(m.Incident)
             .where(m.Incident.id == incident)  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ async def test_scorecard_figures_and_comparison(
     service: IncidentService, clock: FakeClock, library: PlaybookLibrary
 ) -> None:
     first = await scripted_incident(service, clock, drill=True)
-    rec = await load_record(service._engine, "DRILL-2026-0001", matrix=library.matrix, now=START)
+    rec = await load_record(service.store, "DRILL-2026-0001", matrix=library.matrix, now=START)
     card = rec.scorecard
     assert [(d.step_id, d.met, d.margin_seconds) for d in card.deadlines] == DEADLINES
     assert (card.met, card.missed) == (11, 2)
@@ -75,7 +75,7 @@ async def test_scorecard_figures_and_comparison(
         ack_after=timedelta(minutes=1),
         leadership_after=timedelta(minutes=10),
     )
-    rec = await load_record(service._engine, "DRILL-2026-0002", matrix=library.matrix, now=START)
+    rec = await load_record(service.store, "DRILL-2026-0002", matrix=library.matrix, now=START)
     assert rec.previous is not None
     assert rec.previous.number == "DRILL-2026-0001"
     changes = {c.name: (c.now, c.before, c.delta) for c in rec.changes}
@@ -139,7 +139,7 @@ async def test_unit_receipts_of_a_notice(
     await service.confirm_receipt(
         key=key(), incident_id=iid, target="pause-uploads@user-it", actor="U01UIT0001"
     )
-    rec = await load_record(service._engine, "DRILL-2026-0001", matrix=library.matrix, now=START)
+    rec = await load_record(service.store, "DRILL-2026-0001", matrix=library.matrix, now=START)
     receipts = {r.unit_id: r for r in rec.scorecard.unit_receipts}
     assert len(receipts) == len([u for u in library.matrix.units if u.channel])
     assert rec.scorecard.unit_receipts_confirmed == 1

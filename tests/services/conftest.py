@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from epbot.adapters.clock import FakeClock
 from epbot.adapters.db.engine import make_engine
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.domain import incident as dom
 from epbot.domain.playbook import Severity
@@ -63,7 +64,9 @@ async def make_service(
     def build(*, holder: str | None = None) -> IncidentService:
         eng = make_engine(database_url)
         engines.append(eng)
-        return IncidentService(engine=eng, clock=clock, playbooks=library, holder=holder)
+        return IncidentService(
+            store=SqlStore(eng), clock=clock, playbooks=library, holder=holder
+        )
 
     yield build
     for eng in engines:
@@ -74,7 +77,9 @@ async def make_service(
 async def service(
     engine: AsyncEngine, clock: FakeClock, library: PlaybookLibrary
 ) -> IncidentService:
-    return IncidentService(engine=engine, clock=clock, playbooks=library, holder="svc-a")
+    return IncidentService(
+        store=SqlStore(engine), clock=clock, playbooks=library, holder="svc-a"
+    )
 
 
 @pytest.fixture

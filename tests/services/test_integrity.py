@@ -13,6 +13,7 @@ from epbot.adapters.slack.refusals import explain
 from epbot.domain.errors import DomainError, ErrorCode
 from epbot.domain.incident import Status
 from epbot.domain.playbook import Severity
+from epbot.services.audit import AuditService
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import ack_all, key, report
 
@@ -22,7 +23,7 @@ async def test_audit_chain_detects_an_edited_row(
 ) -> None:
     iid = (await declare("system-fault")).incident_id
     await ack_all(service, iid)
-    checked, problem = await service.verify_audit(iid)
+    checked, problem = await AuditService(service.store).check(iid)
     assert problem is None
     assert checked == len(await service.timeline(iid)) > 5
     victim = 4
@@ -31,7 +32,7 @@ async def test_audit_chain_detects_an_edited_row(
             sa.text("UPDATE timeline_event SET payload = :p WHERE incident_id = :i AND seq = :s"),
             {"p": json.dumps({"forged": True}), "i": iid, "s": victim},
         )
-    checked, problem = await service.verify_audit(iid)
+    checked, problem = await AuditService(service.store).check(iid)
     assert problem is not None
     assert problem.seq == victim
     assert "edited" in problem.reason
@@ -45,7 +46,7 @@ async def test_audit_chain_detects_a_removed_row(
         await conn.execute(
             sa.text("DELETE FROM timeline_event WHERE incident_id = :i AND seq = 3"), {"i": iid}
         )
-    _, problem = await service.verify_audit(iid)
+    _, problem = await AuditService(service.store).check(iid)
     assert problem is not None
     assert problem.seq == 4
 

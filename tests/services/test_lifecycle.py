@@ -13,6 +13,7 @@ from epbot.adapters.clock import FakeClock
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.domain.incident import Status, StepKind, StepStatus
 from epbot.domain.playbook import Severity
+from epbot.services.audit import AuditService
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import PLAYBOOKS, ack_all, key, report
 
@@ -110,7 +111,7 @@ async def test_full_lifecycle(
             {"i": iid, "f": False},
         )
     assert live == 0
-    checked, problem = await service.verify_audit(iid)
+    checked, problem = await AuditService(service.store).check(iid)
     assert problem is None
     timeline = await service.timeline(iid)
     assert checked == len(timeline) > 0

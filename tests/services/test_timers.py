@@ -17,6 +17,7 @@ from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.adapters.metrics import Metrics
 from epbot.domain.errors import DomainError
+from epbot.services.audit import AuditService
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import key, report
 
@@ -71,20 +72,20 @@ async def test_after_a_crash_a_new_instance_fires_every_pending_timer_once(
     clock.advance(timedelta(minutes=20))
     due_before = {
         r["id"]
-        for r in await timer_rows(first._engine)
+        for r in await timer_rows(first.store.engine)
         if r["fired_at"] is None and not r["cancelled"] and r["due_at"] is not None
     }
     # The first instance claims a timer and dies before committing what it did.
-    sessions = make_sessionmaker(first._engine)
+    sessions = make_sessionmaker(first.store.engine)
     async with sessions() as session:
         await session.begin()
         [claimed] = await repo.claim_due_timers(session, clock.now(), first.holder, limit=1)
         await session.rollback()
-    await first._engine.dispose()
+    await first.store.engine.dispose()
 
     second = make_service(holder="second")
     fired = await second.tick()
-    rows = {r["id"]: r for r in await timer_rows(second._engine)}
+    rows = {r["id"]: r for r in await timer_rows(second.store.engine)}
     due = [r for r in rows.values() if r["id"] in due_before]
     overdue_then = [r for r in due if r["due_at"] <= clock.now()]
     assert overdue_then, "the scenario must leave timers due"
@@ -102,7 +103,7 @@ async def test_after_a_crash_a_new_instance_fires_every_pending_timer_once(
     assert await third.tick() == 0
     assert await duplicated_reminders(second, ids) == []
     for iid in ids:
-        assert (await second.verify_audit(iid))[1] is None
+        assert (await AuditService(second.store).check(iid))[1] is None
 
 
 async def test_two_instances_ticking_postgres_fire_each_timer_once(
@@ -119,7 +120,7 @@ async def test_two_instances_ticking_postgres_fire_each_timer_once(
         fa, fb = await asyncio.gather(a.tick(), b.tick())
         total["a"] += fa
         total["b"] += fb
-    rows = await timer_rows(setup._engine)
+    rows = await timer_rows(setup.store.engine)
     fired = [r for r in rows if r["fired_at"] is not None]
     assert len(fired) > 100
     assert Counter(r["claimed_by"] for r in fired) == Counter(total)
@@ -127,7 +128,7 @@ async def test_two_instances_ticking_postgres_fire_each_timer_once(
     assert total["b"] > 0, total
     assert await duplicated_reminders(setup, ids) == []
     for iid in ids:
-        assert (await setup.verify_audit(iid))[1] is None
+        assert (await AuditService(setup.store).check(iid))[1] is None
 
 
 async def test_acks_racing_ticks_on_postgres_are_retried_not_lost(
@@ -158,7 +159,7 @@ async def test_acks_racing_ticks_on_postgres_are_retried_not_lost(
     for iid in ids:
         state = await setup.state(iid)
         assert state.commander == "U01EOF0001"
-        assert (await setup.verify_audit(iid))[1] is None
+        assert (await AuditService(setup.store).check(iid))[1] is None
     assert await duplicated_reminders(setup, ids) == []
 
 
@@ -169,7 +170,7 @@ async def test_a_timer_that_keeps_failing_is_set_aside_and_blocks_no_other(
     [broken, healthy] = await declare_many(service, 2)  # system-fault, db-crash
     # The broken incident's row is damaged (a severity no code knows): loading it raises, so
     # each of its timers fails to fire. Before, the first such timer stopped every tick.
-    sessions = make_sessionmaker(service._engine)
+    sessions = make_sessionmaker(service.store.engine)
     async with sessions() as session, session.begin():
         incident = await session.get(m.Incident, broken)
         assert incident is not None
@@ -187,11 +188,11 @@ async def test_a_timer_that_keeps_failing_is_set_aside_and_blocks_no_other(
             and r["due_at"] <= clock.now()
         ]
 
-    assert due(await timer_rows(service._engine), broken)
-    assert due(await timer_rows(service._engine), healthy)
+    assert due(await timer_rows(service.store.engine), broken)
+    assert due(await timer_rows(service.store.engine), healthy)
     for attempt in range(1, 4):
         await service.tick()  # does not raise
-        rows = await timer_rows(service._engine)
+        rows = await timer_rows(service.store.engine)
         assert due(rows, healthy) == []  # the healthy incident's timers all fired
         broken_rows = [r for r in rows if r["incident_id"] == broken and r["attempts"]]
         assert broken_rows
@@ -199,7 +200,7 @@ async def test_a_timer_that_keeps_failing_is_set_aside_and_blocks_no_other(
         assert all(r["last_error"] for r in broken_rows)
     # After three failed ticks the broken timers are set aside: fired_at set, error kept,
     # and a fourth tick has nothing left to fire or fail.
-    rows = await timer_rows(service._engine)
+    rows = await timer_rows(service.store.engine)
     assert due(rows, broken) == []
     assert all(
         r["fired_at"] is not None for r in rows if r["incident_id"] == broken and r["attempts"]
@@ -207,5 +208,5 @@ async def test_a_timer_that_keeps_failing_is_set_aside_and_blocks_no_other(
     assert "set aside after 3 failures" in caplog.text
     assert await service.tick() == 0
     set_aside = [r for r in rows if r["incident_id"] == broken and r["attempts"] >= 3]
-    text = (await Metrics(service._engine).render(now=clock.now())).decode()
+    text = (await Metrics(service.store.engine).render(now=clock.now())).decode()
     assert f"epbot_timers_set_aside {float(len(set_aside))}" in text

@@ -1,11 +1,16 @@
-"""Loads incident state from the tables and saves it back, in the caller's transaction."""
+"""Loads incident state from the tables and saves it back, in the caller's transaction.
+
+The timeline (``timeline.py``), the timer claims (``timer_rows.py``) and the report versions
+(``report_versions.py``) live apart; their functions are re-exported here for the readers
+that knew them by this module.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import typing
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -15,33 +20,57 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from epbot.adapters.db import models as m
-from epbot.adapters.db import outbox
-from epbot.adapters.db.types import UTCDateTime
-from epbot.domain.audit import GENESIS, ChainEntry, canonical, entry_hash
+from epbot.adapters.db.outbox import enqueue_events
+from epbot.adapters.db.report_versions import latest_report
+from epbot.adapters.db.timeline import append_timeline, timeline
+from epbot.adapters.db.timer_rows import (
+    ClaimedTimer,
+    claim_due_timers,
+    next_due,
+    record_timer_failure,
+)
 from epbot.domain.incident import (
+    OPEN_STATUSES,
     ApprovalState,
-    Event,
     IncidentState,
     PageState,
     ReceiptState,
     ReportFields,
     Status,
     StepState,
-    TimerKind,
     TimerState,
 )
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import Playbook, Severity, StageId
+from epbot.services.ports import NotFound
+
+__all__ = [
+    "ClaimedTimer",
+    "Loaded",
+    "NotFound",
+    "StaleState",
+    "append_timeline",
+    "claim_due_timers",
+    "enqueue_events",
+    "insert_incident",
+    "latest_report",
+    "load",
+    "load_open",
+    "next_due",
+    "next_number",
+    "playbook_snapshot",
+    "recall_key",
+    "record_timer_failure",
+    "remember_key",
+    "save",
+    "timeline",
+]
 
 T = TypeVar("T")
 
 
 class StaleState(Exception):
     """Someone else changed the incident since it was loaded: reload and try again."""
-
-
-class NotFound(Exception):
-    pass
 
 
 @dataclasses.dataclass
@@ -210,51 +239,84 @@ async def insert_incident(
 
 
 async def load(session: AsyncSession, incident_id: int, matrix: Matrix) -> Loaded:
+    """One incident's state (NotFound if there is none)."""
     query = select(m.Incident).where(col(m.Incident.id) == incident_id)
     row = (await session.exec(query)).one_or_none()
     if row is None:
         raise NotFound(f"incident {incident_id}")
-    assert row.id is not None
-    playbook = await load_playbook(session, row.playbook_hash)
-    state = IncidentState(
-        playbook=playbook,
-        matrix=matrix,
-        severity=Severity(row.severity),
-        drill=row.drill,
-        reporter=row.reporter,
-        declared_at=row.declared_at,
-        status=Status(row.status),
-        commander=row.commander,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
-        cancelled_at=row.cancelled_at,
-        cancel_reason=row.cancel_reason,
-        id=row.id,
-    )
-    stages = await session.exec(
-        select(m.StageInstance).where(col(m.StageInstance.incident_id) == row.id)
-    )
-    state.stages = {StageId(s.stage_id): s.started_at for s in stages}
-    children = await _child_rows(session, row.id)
-    steps = {r.step_id: _from_row(StepState, r) for r in children["step"]}
-    # Keep playbook order for stable rendering (snapshots are immutable: nothing is missing).
-    state.steps = {st.id: steps[st.id] for _, st in playbook.iter_steps() if st.id in steps}
-    state.approvals = {r.key: _from_row(ApprovalState, r) for r in children["approval"]}
-    state.pages = [_from_row(PageState, r) for r in children["page"]]
-    state.timers = [_from_row(TimerState, r) for r in children["timer"]]
-    state.receipts = [_from_row(ReceiptState, r) for r in children["receipt"]]
-    originals = {(name, obj.id): dataclasses.astuple(obj) for name, obj in _children(state)}
-    return Loaded(state=state, row=row, version=row.version, originals=originals)
+    [loaded] = await _assemble(session, [row], matrix)
+    return loaded
 
 
-async def _child_rows(session: AsyncSession, incident_id: int) -> dict[str, list[Any]]:
-    """Every step, approval and page of the incident, and its live timers, in id order."""
-    rows: dict[str, list[Any]] = {}
+async def load_open(session: AsyncSession, matrix: Matrix) -> list[Loaded]:
+    """Every open incident, oldest first: a fixed number of queries, however many are open."""
+    rows = await session.exec(
+        select(m.Incident)
+        .where(col(m.Incident.status).in_([s.value for s in OPEN_STATUSES]))
+        .order_by(col(m.Incident.declared_at), col(m.Incident.id))
+    )
+    return await _assemble(session, list(rows), matrix)
+
+
+async def _assemble(
+    session: AsyncSession, rows: Sequence[m.Incident], matrix: Matrix
+) -> list[Loaded]:
+    """The states of ``rows``, with one query per child table for all of them."""
+    ids = [row.id for row in rows if row.id is not None]
+    if not ids:
+        return []
+    stages: dict[int, list[m.StageInstance]] = {i: [] for i in ids}
+    for stage in await session.exec(
+        select(m.StageInstance).where(col(m.StageInstance.incident_id).in_(ids))
+    ):
+        stages[stage.incident_id].append(stage)
+    children = await _child_rows(session, ids)
+    out = []
+    for row in rows:
+        assert row.id is not None
+        playbook = await load_playbook(session, row.playbook_hash)
+        state = IncidentState(
+            playbook=playbook,
+            matrix=matrix,
+            severity=Severity(row.severity),
+            drill=row.drill,
+            reporter=row.reporter,
+            declared_at=row.declared_at,
+            status=Status(row.status),
+            commander=row.commander,
+            resolved_at=row.resolved_at,
+            closed_at=row.closed_at,
+            cancelled_at=row.cancelled_at,
+            cancel_reason=row.cancel_reason,
+            id=row.id,
+        )
+        state.stages = {StageId(s.stage_id): s.started_at for s in stages[row.id]}
+        mine = children[row.id]
+        steps = {r.step_id: _from_row(StepState, r) for r in mine["step"]}
+        # Keep playbook order for stable rendering (snapshots are immutable: none missing).
+        state.steps = {st.id: steps[st.id] for _, st in playbook.iter_steps() if st.id in steps}
+        state.approvals = {r.key: _from_row(ApprovalState, r) for r in mine["approval"]}
+        state.pages = [_from_row(PageState, r) for r in mine["page"]]
+        state.timers = [_from_row(TimerState, r) for r in mine["timer"]]
+        state.receipts = [_from_row(ReceiptState, r) for r in mine["receipt"]]
+        originals = {(name, obj.id): dataclasses.astuple(obj) for name, obj in _children(state)}
+        out.append(Loaded(state=state, row=row, version=row.version, originals=originals))
+    return out
+
+
+async def _child_rows(
+    session: AsyncSession, incident_ids: Sequence[int]
+) -> dict[int, dict[str, list[Any]]]:
+    """Every step, approval, page, receipt and live timer of the incidents, in id order."""
+    rows: dict[int, dict[str, list[Any]]] = {
+        i: {name: [] for name in _TABLES} for i in incident_ids
+    }
     for name, model in _TABLES.items():
-        query = select(model).where(model.incident_id == incident_id).order_by(model.id)
+        query = select(model).where(model.incident_id.in_(incident_ids)).order_by(model.id)
         if model is m.Timer:
             query = query.where(col(m.Timer.fired_at).is_(None), col(m.Timer.cancelled).is_(False))
-        rows[name] = list(await session.exec(query))
+        for row in await session.exec(query):
+            rows[row.incident_id][name].append(row)
     return rows
 
 
@@ -301,195 +363,6 @@ async def save(session: AsyncSession, loaded: Loaded, *, bump: bool = True) -> N
             await session.exec(sa.update(model).where(model.id == obj.id).values(**values))
         loaded.originals[(name, obj.id)] = dataclasses.astuple(obj)
     await session.flush()
-
-
-async def append_timeline(
-    session: AsyncSession, incident_id: int, events: Sequence[Event]
-) -> list[m.TimelineEvent]:
-    """Append events to the incident's hash chain."""
-    last = (
-        await session.exec(
-            select(m.TimelineEvent)
-            .where(col(m.TimelineEvent.incident_id) == incident_id)
-            .order_by(col(m.TimelineEvent.seq).desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-    rows = []
-    for event in events:
-        seq += 1
-        payload = canonical(event.data)
-        digest = entry_hash(
-            prev_hash=prev,
-            incident_id=incident_id,
-            seq=seq,
-            at=event.at,
-            actor=event.actor,
-            kind=event.kind,
-            payload=payload,
-        )
-        row = m.TimelineEvent(
-            incident_id=incident_id,
-            seq=seq,
-            at=event.at,
-            actor=event.actor,
-            kind=event.kind,
-            payload=payload,
-            prev_hash=prev,
-            hash=digest,
-        )
-        session.add(row)
-        rows.append(row)
-        prev = digest
-    await session.flush()
-    return rows
-
-
-async def latest_report(session: AsyncSession, incident_id: int) -> m.Report:
-    """The current (latest) version of the incident's Article 5.1 report."""
-    query = (
-        select(m.Report)
-        .where(col(m.Report.incident_id) == incident_id)
-        .order_by(col(m.Report.version).desc())
-        .limit(1)
-    )
-    return (await session.exec(query)).one()
-
-
-async def timeline(session: AsyncSession, incident_id: int) -> list[ChainEntry]:
-    rows = await session.exec(
-        select(m.TimelineEvent)
-        .where(col(m.TimelineEvent.incident_id) == incident_id)
-        .order_by(col(m.TimelineEvent.seq))
-    )
-    return [
-        ChainEntry(
-            incident_id=r.incident_id,
-            seq=r.seq,
-            at=r.at,
-            actor=r.actor,
-            kind=r.kind,
-            payload=r.payload,
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-        )
-        for r in rows
-    ]
-
-
-async def enqueue_events(
-    session: AsyncSession, incident_id: int, events: Sequence[Event], now: datetime
-) -> None:
-    """Put each event in the outbox (same transaction), once per audience lane."""
-    await outbox.enqueue_events(session, incident_id, events, now)
-
-
-@dataclasses.dataclass(frozen=True)
-class ClaimedTimer:
-    id: int
-    incident_id: int
-    kind: TimerKind
-    target: str
-    due_at: datetime
-
-
-async def claim_due_timers(
-    session: AsyncSession,
-    now: datetime,
-    holder: str,
-    *,
-    skip: Collection[int] = (),
-    limit: int = 1,
-) -> list[ClaimedTimer]:
-    """Mark up to ``limit`` of the earliest due, unfired timers as fired by ``holder`` and
-    return them in due order.
-
-    The claim commits with the caller's transaction, together with what the timers did, so
-    a crash in between fires them again later, and a commit fires each exactly once. On
-    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes claim different timers
-    at once; on SQLite the write lock serialises claims.
-    """
-    bind = session.get_bind()
-    pick = (
-        select(col(m.Timer.id))
-        .where(
-            col(m.Timer.fired_at).is_(None),
-            col(m.Timer.cancelled).is_(False),
-            col(m.Timer.due_at) <= now,
-            col(m.Timer.id).not_in(list(skip)) if skip else sa.true(),
-        )
-        .order_by(col(m.Timer.due_at), col(m.Timer.id))
-        .limit(limit)
-    )
-    if bind.dialect.name == "postgresql":
-        # A materialized CTE: PostgreSQL may run an ``IN (subquery LIMIT n)`` more than
-        # once, and with SKIP LOCKED each run can pick other rows (more than ``limit``).
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        chosen = col(m.Timer.id) == picked.c.id
-    else:
-        # Not a CTE on SQLite: Python's sqlite3 opens its implicit transaction only before
-        # a statement that starts with UPDATE, so ``WITH ... UPDATE`` would autocommit the
-        # claim apart from what the timers did.
-        chosen = col(m.Timer.id).in_(pick.scalar_subquery())
-    result = await session.exec(
-        sa.update(m.Timer)
-        .where(chosen, col(m.Timer.fired_at).is_(None))
-        .values(fired_at=now, claimed_by=holder)
-        .returning(
-            col(m.Timer.id),
-            col(m.Timer.incident_id),
-            col(m.Timer.kind),
-            col(m.Timer.target),
-            col(m.Timer.due_at),
-        )
-    )
-    claimed = []
-    for found in result.all():
-        due_at = found[4]
-        if isinstance(due_at, datetime) and due_at.tzinfo is None:
-            due_at = due_at.replace(tzinfo=now.tzinfo)
-        claimed.append(
-            ClaimedTimer(
-                id=found[0],
-                incident_id=found[1],
-                kind=TimerKind(found[2]),
-                target=found[3],
-                due_at=due_at,
-            )
-        )
-    return sorted(claimed, key=lambda c: (c.due_at, c.id))
-
-
-async def record_timer_failure(
-    session: AsyncSession, timer_id: int, *, error: str, now: datetime, holder: str, give_up: int
-) -> bool:
-    """Count a failed firing; after ``give_up`` failures set the timer aside (True).
-
-    A set-aside timer has ``fired_at`` and ``last_error``: it no longer blocks or retries.
-    """
-    timer = await session.get(m.Timer, timer_id)
-    if timer is None or timer.fired_at is not None:
-        return False
-    timer.attempts += 1
-    timer.last_error = error[:2000]
-    if timer.attempts >= give_up:
-        timer.fired_at = now
-        timer.claimed_by = holder
-    session.add(timer)
-    return timer.fired_at is not None
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    result = await session.exec(
-        select(sa.func.min(m.Timer.due_at)).where(
-            col(m.Timer.fired_at).is_(None), col(m.Timer.cancelled).is_(False)
-        )
-    )
-    value = result.one_or_none()
-    if value is None:
-        return None
-    return UTCDateTime().process_result_value(value, session.get_bind().dialect)
 
 
 async def remember_key(

@@ -27,6 +27,9 @@ from epbot.adapters.slack.mrkdwn import (
 from epbot.adapters.slack.render import REASON_FIELD
 from epbot.adapters.slack.render.templates import Helpers, RenderContext, env
 from epbot.domain.alerts import place_of, scope_of
+from epbot.services.ports import AlertRecord
+
+Alert = m.Alert | AlertRecord  # a row (delivery) or the alert service's record (buttons)
 
 DISMISS_FIELD = REASON_FIELD
 _INPUT_LIMIT = 500  # the report modal's single-line inputs (render.blocks.text_input)
@@ -46,7 +49,7 @@ class WarningContext:
         return "en" if self.locale.lower().startswith("en") else "zh-CN"
 
 
-def _module(alert: m.Alert | None, ctx: WarningContext) -> Any:
+def _module(alert: Alert | None, ctx: WarningContext) -> Any:
     helpers = Helpers(None, RenderContext(ctx.lang, ctx.tz, ctx.now, ctx.number))
     labels = sorted(labels_of(alert).items()) if alert is not None else []
     return env().get_template(f"{ctx.lang}/alert_warning.j2").make_module(
@@ -121,13 +124,13 @@ def _button(text: str, action: ids.Action, value: str, style: str | None) -> dic
     return button
 
 
-def resolved_note(alert: m.Alert, locale: str) -> str:
+def resolved_note(alert: Alert, locale: str) -> str:
     """The note in the incident's thread when the source reports its alert resolved."""
     ctx = WarningContext(locale, ZoneInfo("UTC"), datetime.min.replace(tzinfo=UTC))
     return str(_module(alert, ctx).resolved_note()).strip()
 
 
-def dismiss_modal(alert: m.Alert, locale: str) -> dict[str, Any]:
+def dismiss_modal(alert: Alert, locale: str) -> dict[str, Any]:
     """Ask why a warning needs no incident (误报...); input ``DISMISS_FIELD``."""
     words = texts(locale)
     return {
@@ -157,7 +160,7 @@ def dismiss_modal(alert: m.Alert, locale: str) -> dict[str, Any]:
 
 
 def prefill_report(
-    view: dict[str, Any], alert: m.Alert, *, locale: str, now: datetime
+    view: dict[str, Any], alert: Alert, *, locale: str, now: datetime
 ) -> dict[str, Any]:
     """The report modal with what the alert says filled in: time from ``startsAt``, nature
     from the summary, scope from the labels (Art. 5.1). A person checks and completes it."""

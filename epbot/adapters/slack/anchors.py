@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from epbot.adapters.db.engine import make_engine, make_sessionmaker
+from epbot.adapters.db.engine import make_engine
+from epbot.adapters.db.store import SqlStore
 from epbot.config import Settings
 from epbot.domain.anchor import Anchor, find_anchors
 from epbot.services.incidents import incident_number
@@ -115,8 +116,7 @@ async def anchors_from_slack(settings: Settings, incident: str) -> list[Anchor]:
     (``[]`` when there is none, or no such incident: verify says so)."""
     engine = make_engine(settings.database_url)
     try:
-        async with make_sessionmaker(engine)() as session:
-            row = await find_incident(session, incident)
+        row = await SqlStore(engine).read(lambda tx: find_incident(tx, incident))
     except UnknownIncident:
         return []
     finally:

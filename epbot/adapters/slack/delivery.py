@@ -132,6 +132,9 @@ class Delivery:
                 self.kick()
 
         self._poller = asyncio.get_running_loop().create_task(poll())
+        # Rows an earlier run left pending go out now rather than at the first poll (the
+        # services kick after each commit; this is the one kick that is not theirs).
+        self.kick()
 
     async def stop(self) -> None:
         if self._timer is not None:

@@ -27,7 +27,6 @@ from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.adapters.slack.refusals import field_error
 from epbot.domain.incident import (
-    OPEN_STATUSES,
     ApprovalStatus,
     IncidentState,
     ReportFields,
@@ -335,14 +334,8 @@ class Interactions:
         matrix = self.library.current.matrix
         found = []
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(m.Incident)
-                .where(col(m.Incident.status).in_([s.value for s in OPEN_STATUSES]))
-                .order_by(col(m.Incident.declared_at))
-            )
-            for row in list(rows):
-                assert row.id is not None
-                loaded = await repo.load(session, row.id, matrix)
+            for loaded in await repo.load_open(session, matrix):  # one query per table
+                row = loaded.row
                 number = incident_number(row.year, row.seq, row.drill)
                 found.append((number, loaded.state, row.channel_id))
         return found

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.report_files import render_incident, report_labels, slack_upload
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.services.ports import Clock
@@ -55,7 +56,7 @@ class ReportUploads:
         """
         matrix = self.library.current.matrix
         now = self.clock.now()
-        record = await load_record(self.engine, channel, matrix=matrix, now=now)
+        record = await load_record(SqlStore(self.engine), channel, matrix=matrix, now=now)
         async with self._rendering:
             pdf = await asyncio.to_thread(
                 render_incident, record, "pdf", locale=locale, tz=self.tz, matrix=matrix

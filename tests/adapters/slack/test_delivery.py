@@ -13,6 +13,7 @@ from epbot.adapters.db import models as m
 from epbot.adapters.slack import delivery as delivery_module
 from epbot.adapters.slack.delivery import Delivery
 from epbot.domain.incident import ReportFields
+from epbot.services.ports import NoNotifier
 from tests.scenarios import conftest as e2e
 from tests.scenarios.conftest import Harness
 
@@ -149,10 +150,12 @@ async def test_several_pending_edits_of_one_message_go_out_as_one(harness: Harne
     await harness.settle()
     [incident] = await harness.incidents()
     harness.fake.reset()
+    kicks, harness.bot.service.notifier = harness.bot.service.notifier, NoNotifier()
     for n in range(4):  # four changes of the incident before delivery runs
         await harness.bot.service.post_update(
             key=f"upd-{n}", incident_id=incident_id, actor="U01EOF0001", text=f"update {n}"
         )
+    harness.bot.service.notifier = kicks
     await harness.bot.delivery.wait_idle()
     await harness.settle()
     card_edits = [
@@ -305,7 +308,8 @@ async def test_a_dead_workers_lanes_are_taken_over_when_its_lease_runs_out(
     # A worker that claimed every lane and died (it never sends, never renews, never
     # releases): nobody else sends those lanes until the lease runs out, then one does.
     dead = _another_worker(harness, holder="dead-process")
-    # Declared through the service alone: nothing kicks a live worker.
+    # Declared through the service alone, its kick held: nothing wakes a live worker.
+    harness.bot.service.notifier = NoNotifier()
     await harness.bot.service.declare(
         key="dead-worker",
         playbook="db-crash",
