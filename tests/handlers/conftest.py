@@ -33,6 +33,7 @@ from epbot.fakeslack.signing import (
     slash_command,
     view_submission,
 )
+from epbot.services.ports import NoNotifier
 from epbot.wiring import Bot, build
 from handlers.deps import Deps
 from tests.scenarios.conftest import INCIDENTS_CHANNEL, PLAYBOOKS, REPORTER, START, seed_workspace
@@ -157,6 +158,11 @@ async def handlers(database_url: str) -> AsyncIterator[Handlers]:
     bot = await build(settings, clock=FakeClock(START), slack_timeout=2)
     bot.client.backoff_start = 0.05
     bot.client.patience = 1.0
+    # Handler tests look at what the listeners call, not at delivery: the services' kicks
+    # after commit would start delivery in the background, mid-assertion.
+    bot.service.notifier = NoNotifier()
+    if bot.alerts is not None:
+        bot.alerts.notifier = NoNotifier()
     seed_workspace(fake, bot.library.matrix)
     fake.workspace.add_user("zhongwen", user_id=ZH_USER, locale="zh-CN")
     fake.workspace.add_user("english", user_id=EN_USER, locale="en-US")
