@@ -167,10 +167,15 @@ async def test_verify_from_slack_detects_dropped_newest_entries(
     incident_id = await declare_acked(harness)
     row = await harness.incident_row(incident_id)
     assert row.channel_id is not None
+    # Each stage change states the chain's head in the channel: already an anchor.
+    staged = await harness.eventually(
+        lambda: [t for t in _channel_texts(harness) if "Stage started" in t and "anchor" in t]
+    )
     code, said = await asyncio.to_thread(_verify, NUMBER, "--from-slack")
-    assert code == 0  # no anchor in the channel yet: the chain alone
-    assert "matches its anchor" not in said
-    assert "no audit anchor in the incident's Slack channel" in capsys.readouterr().err
+    assert code == 0, said
+    assert "matches its anchor" in said
+    assert "no audit anchor in the incident's Slack channel" not in capsys.readouterr().err
+    assert staged
 
     # The closing report (cancel) pins the chain; so does /incident report, later.
     status, _ = await harness.command("cancel 误报", user=COMMANDER, channel=row.channel_id)

@@ -25,20 +25,31 @@ from epbot.domain.incident import Event
 MAX_PERMANENT_ATTEMPTS = 5  # a permanent error (bad request) is given up after this many
 
 
-def event_payload(event: Event) -> str:
-    return json.dumps(
-        {"kind": event.kind, "actor": event.actor, "at": event.at.isoformat(), "data": event.data},
-        ensure_ascii=False,
-        default=str,
-    )
+def event_payload(event: Event, chain: tuple[int, str] | None = None) -> str:
+    """The outbox row's JSON; ``chain`` (the event's timeline seq and hash) lets a message
+    state the audit chain's head at that point, outside the hashed ``data``."""
+    body: dict[str, Any] = {
+        "kind": event.kind,
+        "actor": event.actor,
+        "at": event.at.isoformat(),
+        "data": event.data,
+    }
+    if chain is not None:
+        body["chain"] = {"seq": chain[0], "hash": chain[1]}
+    return json.dumps(body, ensure_ascii=False, default=str)
 
 
 async def enqueue_events(
-    session: AsyncSession, incident_id: int, events: Sequence[Event], now: datetime
+    session: AsyncSession,
+    incident_id: int,
+    events: Sequence[Event],
+    now: datetime,
+    chains: Sequence[tuple[int, str]] | None = None,
 ) -> None:
-    """Put each event in the outbox once per audience (same transaction as the change)."""
-    for event in events:
-        payload = event_payload(event)
+    """Put each event in the outbox once per audience (same transaction as the change);
+    ``chains`` are the events' timeline (seq, hash), in the same order."""
+    for index, event in enumerate(events):
+        payload = event_payload(event, chains[index] if chains is not None else None)
         for audience in audiences(incident_id, event.kind, event.data):
             session.add(
                 m.OutboxMessage(

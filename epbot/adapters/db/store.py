@@ -115,8 +115,9 @@ class SqlTx:
 
     async def log(self, incident_id: int, events: Sequence[Event], now: datetime) -> None:
         if events:
-            await repo.append_timeline(self.session, incident_id, events)
-            await repo.enqueue_events(self.session, incident_id, events, now)
+            rows = await repo.append_timeline(self.session, incident_id, events)
+            chains = [(row.seq, row.hash) for row in rows]
+            await repo.enqueue_events(self.session, incident_id, events, now, chains)
 
     async def playbook_snapshot(self, playbook: Playbook, now: datetime) -> str:
         return await repo.playbook_snapshot(self.session, playbook, now)

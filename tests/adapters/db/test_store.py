@@ -145,3 +145,41 @@ async def test_an_alert_record_round_trips(engine: AsyncEngine) -> None:
     await store.write(update)
     assert await store.read(lambda tx: tx.find_open_alert("prometheus:f1")) is None
     assert await store.read(lambda tx: tx.get_alert(alert.id or 0)) == found
+
+
+async def test_outbox_rows_carry_their_events_place_in_the_audit_chain(
+    engine: AsyncEngine, library: PlaybookLibrary
+) -> None:
+    """A stage change's message states the chain's head: the row's seq and hash ride along
+    with the event (outside its hashed data), equal to the timeline row's."""
+    import json
+
+    from sqlmodel import select
+
+    from epbot.adapters.db import models as m
+    from epbot.adapters.db.engine import make_sessionmaker
+    from epbot.adapters.slack.render.messages import event_text
+    from epbot.domain.anchor import find_anchors
+    from tests.adapters.slack.render.samples import context
+
+    store = SqlStore(engine)
+    service = IncidentService(store=store, clock=FakeClock(START), playbooks=library)
+    [incident] = await _declare(service, 1, "chain")
+    async with make_sessionmaker(engine)() as session:
+        timeline = {
+            (row.kind, row.seq): row.hash
+            for row in (await session.exec(select(m.TimelineEvent))).all()
+        }
+        rows = (await session.exec(select(m.OutboxMessage))).all()
+    payloads = [json.loads(row.payload) for row in rows if row.method == "event"]
+    assert payloads
+    for payload in payloads:
+        chain = payload["chain"]
+        assert timeline[(payload["kind"], chain["seq"])] == chain["hash"]
+    [stage] = [p for p in payloads if p["kind"] == "stage_entered"][:1]
+    state = await service.state(incident)
+    for locale in ("en", "zh-CN"):
+        ctx = context(locale)
+        text = event_text(state, stage, ctx) or ""
+        [anchor] = find_anchors(text)
+        assert (anchor.entries, anchor.head) == (stage["chain"]["seq"], stage["chain"]["hash"])

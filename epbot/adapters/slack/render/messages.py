@@ -155,7 +155,15 @@ def event_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) 
     kind, actor, at, data = event_parts(event)
     h = Helpers(state, ctx)
     text = render_text(
-        "event", h, state=state, kind=kind, actor=actor, at=at, data=Data(data), system="epbot"
+        "event",
+        h,
+        state=state,
+        kind=kind,
+        actor=actor,
+        at=at,
+        data=Data(data),
+        system="epbot",
+        chain=event.get("chain"),  # the audit chain's head at this event (stage changes)
     )
     return truncate(text, MAX_SECTION_TEXT) if text else None
 
