@@ -26,8 +26,14 @@ def record_of(row: m.Alert) -> AlertRecord:
     return AlertRecord(**{name: getattr(row, name) for name in _FIELDS})
 
 
-def _values(alert: AlertRecord) -> dict[str, Any]:
-    return {name: getattr(alert, name) for name in _FIELDS if name != "id"}
+# Where the warning was posted is delivery's to write (set_message), never the service's:
+# an update that wrote back the ts it read would erase a post made meanwhile, and the next
+# repeat would post the warning a second time.
+_DELIVERY_FIELDS = ("channel", "ts")
+
+
+def _values(alert: AlertRecord, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {name: getattr(alert, name) for name in _FIELDS if name != "id" and name not in skip}
 
 
 async def find_open(session: AsyncSession, key: str) -> m.Alert | None:
@@ -54,7 +60,9 @@ async def add(session: AsyncSession, alert: AlertRecord) -> None:
 async def update(session: AsyncSession, alert: AlertRecord) -> None:
     assert alert.id is not None
     await session.exec(
-        sa.update(m.Alert).where(col(m.Alert.id) == alert.id).values(**_values(alert))
+        sa.update(m.Alert)
+        .where(col(m.Alert.id) == alert.id)
+        .values(**_values(alert, skip=_DELIVERY_FIELDS))
     )
 
 
