@@ -52,6 +52,7 @@ _REFUSALS = {
     ErrorCode.NOT_RESPONSIBLE,
     ErrorCode.NOT_APPROVER,
     ErrorCode.NOT_PAGED,
+    ErrorCode.NOT_STEP_ASSIGNEE,
 }
 
 
@@ -244,6 +245,18 @@ class IncidentService:
         return await self._apply(
             key=key, incident_id=incident_id, command=dom.CheckIn(actor=actor, step_id=step)
         )
+
+    async def snooze_step(
+        self, *, key: str, incident_id: int, step: str, actor: str, minutes: int
+    ) -> Outcome:
+        """Quiet the step's reminders; never past its deadline, whose escalation stands."""
+        command = dom.SnoozeStep(actor=actor, step_id=step, minutes=minutes)
+        return await self._apply(key=key, incident_id=incident_id, command=command)
+
+    async def on_it(self, *, key: str, incident_id: int, step: str, actor: str) -> Outcome:
+        """"I'm on it" from a reminder: no more reminders before the deadline."""
+        command = dom.OnIt(actor=actor, step_id=step)
+        return await self._apply(key=key, incident_id=incident_id, command=command)
 
     async def post_update(self, *, key: str, incident_id: int, actor: str, text: str) -> Outcome:
         return await self._apply(

@@ -114,3 +114,44 @@ async def test_a_reassignment_without_a_person_is_a_field_error(
         "response_action": "errors",
         "errors": {ASSIGNEE_FIELD: field_error("required", locale)},
     }
+
+
+async def test_snooze_and_on_it_buttons_reach_their_use_cases(handlers: Handlers) -> None:
+    from epbot.adapters.slack.refusals import explain
+    from epbot.domain.errors import DomainError, ErrorCode
+    from epbot.domain.incident import StepStatus
+    from tests.services.conftest import ack_all
+
+    service = handlers.bot.service
+    incident = await handlers.declare()
+    await ack_all(service, incident)
+    state = await service.state(incident)
+    step = next(
+        s
+        for s in state.steps.values()
+        if s.status is StepStatus.OPEN and s.due_at is not None and s.assignee
+    )
+    assignee = str(step.assignee)
+    user = (
+        assignee
+        if "@" not in assignee
+        else handlers.fake.workspace.user_by_email(assignee).id  # type: ignore[union-attr]
+    )
+    value = f"{incident}:{step.step_id}"
+
+    # Somebody else may not quiet another's reminders: refused privately, in their language.
+    response = await handlers.click(Action.STEP_SNOOZE_30.value, value, user=EN_USER)
+    assert response.status == 200
+    [reply] = await handlers.replies()
+    assert reply.args["response_type"] == "ephemeral"
+    error = DomainError(ErrorCode.NOT_STEP_ASSIGNEE, step="x", assignee="x")
+    assert reply.args["text"].split("'")[0] == (explain(error, "en") or "").split("'")[0]
+
+    # The assignee snoozes 30 minutes, then says "I'm on it": both on the timeline.
+    for action in (Action.STEP_SNOOZE_30, Action.STEP_ON_IT):
+        response = await handlers.click(action.value, value, user=user)
+        assert response.status == 200
+        await handlers.idle()
+    kinds = [e["kind"] for e in await service.timeline(incident)]
+    assert "step_snoozed" in kinds
+    assert "step_on_it" in kinds

@@ -25,6 +25,10 @@ class Action(StrEnum):
     STEP_REPORT = "step.report"  # value: "<incident>:<step id>" (opens the report to send)
     REPORT_PROGRESS = "report.progress"  # value: "<incident>" (opens the progress report, 续报)
     BROADCAST_RECEIPT = "broadcast.receipt"  # value: "<incident>:<step id>@<unit id>" (回执)
+    STEP_SNOOZE_10 = "step.snooze_10"  # value: "<incident>:<step id>" (quiet reminders 10 min)
+    STEP_SNOOZE_30 = "step.snooze_30"  # value: "<incident>:<step id>"
+    STEP_SNOOZE_60 = "step.snooze_60"  # value: "<incident>:<step id>"
+    STEP_ON_IT = "step.on_it"  # value: "<incident>:<step id>" ("I'm on it" from a reminder)
 
 
 class Callback(StrEnum):
