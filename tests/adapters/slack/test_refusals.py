@@ -14,7 +14,7 @@ from epbot.domain.errors import DomainError, ErrorCode, joined
 from epbot.domain.playbook import Text
 from epbot.services.alerts import AlertProblem
 from epbot.services.incidents import UnknownPlaybook
-from tests.adapters.slack.test_render import NOW, context, declare
+from tests.adapters.slack.render.samples import NOW, context, declare
 
 PARAMS = {
     ErrorCode.NOT_COMMANDER: {"action": "x"},
