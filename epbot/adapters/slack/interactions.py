@@ -29,7 +29,6 @@ from epbot.adapters.slack.refusals import field_error
 from epbot.domain.incident import (
     OPEN_STATUSES,
     ApprovalStatus,
-    IncidentState,
     ReportFields,
     StepStatus,
 )
@@ -300,23 +299,23 @@ class Interactions:
     async def publish_home(self, user_id: str, *, actor: str, locale: str) -> None:
         """The Home tab of ``user_id`` (matrix ref ``actor``): their steps and approvals."""
         ref, ctx = actor, self.ctx(locale)
-        steps: list[tuple[str, str, Any]] = []
-        approvals: list[tuple[str, Any]] = []
-        incidents: list[tuple[str, IncidentState]] = []
-        for number, state, _ in await self.open_incidents():
-            incidents.append((number, state))
+        steps: list[tuple[render.IncidentRef, str, Any]] = []
+        approvals: list[tuple[render.IncidentRef, Any]] = []
+        incidents = await self.open_incidents()
+        for incident in incidents:
+            state = incident.state
             for step in state.steps.values():
                 if step.assignee == ref and step.status in (
                     StepStatus.OPEN,
                     StepStatus.AWAITING_APPROVAL,
                 ):
                     title = state.playbook.step(step.step_id).title.get(ctx.locale)
-                    steps.append((number, title, step))
+                    steps.append((incident, title, step))
             for approval in state.approvals.values():
                 if approval.status is ApprovalStatus.PENDING and ref in state.members(
                     approval.approver_role
                 ):
-                    approvals.append((number, approval))
+                    approvals.append((incident, approval))
         view = render.home_view(steps=steps, approvals=approvals, incidents=incidents, ctx=ctx)
         await self.client.publish_home(user_id, view)
 
@@ -331,7 +330,8 @@ class Interactions:
             ).one_or_none()
             return row.id if row is not None else None
 
-    async def open_incidents(self) -> list[tuple[str, IncidentState, str | None]]:
+    async def open_incidents(self) -> list[render.IncidentRef]:
+        """The open incidents, oldest first, each with its channel and its title."""
         matrix = self.library.current.matrix
         found = []
         async with self._sessions() as session:
@@ -343,8 +343,11 @@ class Interactions:
             for row in list(rows):
                 assert row.id is not None
                 loaded = await repo.load(session, row.id, matrix)
+                report = await repo.latest_report(session, row.id)
                 number = incident_number(row.year, row.seq, row.drill)
-                found.append((number, loaded.state, row.channel_id))
+                found.append(
+                    render.IncidentRef(number, loaded.state, row.channel_id, report.title)
+                )
         return found
 
     async def incident_summary(self, incident_id: int, locale: str) -> str:
