@@ -203,15 +203,21 @@ async def _edit_reminder(
 
 
 _ALL_STEPS = frozenset({"status_changed", "resolved", "cancelled", "severity_changed"})
+# A nudge changes how late a listed step is, not what is listed: the DM's "updated at"
+# says when its figures were true, and a reminder's own lane edits the DM itself.
+_SAME_LIST = frozenset({"step_nudge", "step_reminder", "receipt_overdue"})
 
 
 def _people_touched(room: Room, events: Sequence[Event]) -> set[str] | None:
-    """The assignees of the steps the events are about (and both ends of a reassignment);
-    None when every step may have changed (a status change, the end, a new severity)."""
+    """The assignees of the steps whose listing the events change (and both ends of a
+    reassignment); None when every step may have changed (a status change, the end, a new
+    severity)."""
     people: set[str] = set()
     for event in events:
         if event.get("kind") in _ALL_STEPS:
             return None
+        if event.get("kind") in _SAME_LIST:
+            continue
         data = event.get("data") or {}
         step = room.state.steps.get(str(data.get("step")))
         if step is not None and step.assignee:

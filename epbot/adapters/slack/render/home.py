@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from epbot.adapters.slack.mrkdwn import MAX_VIEW_BLOCKS
 from epbot.adapters.slack.render.blocks import Blocks, chunk_lines, context, header, section
@@ -21,10 +20,10 @@ from epbot.adapters.slack.render.templates import (
 from epbot.domain.incident import ApprovalState, IncidentState, StepState
 
 
-@dataclass(frozen=True)
-class IncidentRef:
+class IncidentRef(NamedTuple):
     """An incident as a listing names it: number, state, channel and title (the latest
-    report's), so every line can say which incident and link its channel."""
+    report's), so every line can say which incident and link its channel. (A tuple, as
+    the listings' callers had (number, state, channel) before.)"""
 
     number: str
     state: IncidentState
