@@ -287,6 +287,15 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
             found.add("reminder", r.reminder_message(state, mine, ctx))
         found.add("digest", r.digest_message(state, r.deadlines(state, ctx.now), ctx))
     state, _ = declare(library, "db-crash")
+    dom.decide(state, dom.AcknowledgePage(state.pages[0].person, state.pages[0].key), NOW)
+    boss = state.pages[0].person
+    dom.decide(state, dom.CompleteStep(boss, "pause-uploads"), NOW)  # receipts (回执) asked
+    fire_timers(state, rounds=60)  # overdue, escalated, nudged, receipts late
+    late = context(ZH, minutes=240)
+    found.add("digest overdue", r.digest_message(state, r.deadlines(state, late.now), late))
+    mine = r.deadlines(state, late.now, person=boss)
+    found.add("reminder overdue", r.reminder_message(state, mine, late))
+    state, _ = declare(library, "db-crash")
     for kind, data in samples.items():
         event = {"kind": kind, "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
         found.add(f"sample {kind}", r.event_text(state, event, ctx) or "")
