@@ -111,9 +111,7 @@ class Series:
 # --- the room's digest --------------------------------------------------------------------
 
 
-async def refresh_digest(
-    fx: EffectsBase, room: Room, events: Sequence[Event], *, fresh: Room | None = None
-) -> None:
+async def refresh_digest(fx: EffectsBase, room: Room, events: Sequence[Event]) -> None:
     """Post or edit the room's deadlines digest after a batch (once a batch).
 
     A batch with deadline events may post (when the re-post interval has passed); any
@@ -123,7 +121,7 @@ async def refresh_digest(
     series = Series.of(room.refs.values(), f"digest:{room.id}")
     if series.latest is None and not news:
         return
-    fresh = fresh or await fx.load(room.id)
+    fresh = await fx.load(room.id)  # what is true now, after this batch's lines
     ctx = await fx.ctx(fresh)
     found = render.deadlines(fresh.state, ctx.now)
     channel, thread = room.row.channel_id, room.row.card_ts
