@@ -25,6 +25,7 @@ from epbot.adapters.slack.ids import Callback
 from epbot.config import Settings
 from epbot.fakeslack import FakeSlack
 from epbot.fakeslack.signing import FORM, post_signed, slash_command, view_submission
+from epbot.services.ports import Clock
 from epbot.wiring import Bot, build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +152,7 @@ async def start(
     latency: float = 0.03,
     workers: int = 32,
     pacing: bool = True,
+    clock: Clock | None = None,
 ) -> Running:
     fake = FakeSlack(rate_limits=rate_limits, latency=latency, hang_seconds=5)
     await fake.start()
@@ -166,7 +168,7 @@ async def start(
         delivery_workers=workers,
         slack_pacing=pacing,
     )
-    bot = await build(settings, slack_timeout=10)
+    bot = await build(settings, clock=clock, slack_timeout=10)
     general = seed(fake, bot)
     runner = web.AppRunner(bot.web())
     await runner.setup()

@@ -39,6 +39,10 @@ CASES: list[tuple[EventKind, dict[str, Any], list[Audience]]] = [
     (EventKind.RECEIPT_OVERDUE, {}, [ROOM]),
     (EventKind.PROGRESS_REPORT_DUE, {"commander": "U3"}, [ROOM, person("U3", Urgency.ACT)]),
     (EventKind.PROGRESS_REPORT_DUE, {"commander": None}, [ROOM]),
+    (EventKind.STEP_REMINDER, {"step": "s", "assignee": "U4"}, [ROOM, person("U4")]),
+    (EventKind.STEP_REMINDER, {"step": "s", "assignee": None}, [ROOM]),
+    (EventKind.STEP_OVERDUE, {"step": "s", "assignee": "U4"}, [ROOM]),  # the room's digest
+    (EventKind.STEP_NUDGE, {"step": "s", "assignee": "U4"}, [ROOM]),
     (EventKind.STEP_DONE, {"person": "U1", "channels": ["C1"]}, [ROOM]),
     (EventKind.REFUSED, {}, [ROOM]),
 ]

@@ -99,11 +99,8 @@ async def _leaders(bots: list[BotProcess], session: aiohttp.ClientSession) -> li
     return found
 
 
-def _count(texts: list[str], *parts: str) -> int:
-    # By line: a batch's thread lines share one message, so a reminder of one step and an
-    # overdue line of another may sit in the same post.
-    lines = [line for text in texts for line in text.splitlines()]
-    return sum(1 for line in lines if all(p in line for p in parts))
+def _starting(texts: list[str], prefix: str) -> int:
+    return sum(1 for text in texts if text.startswith(prefix))
 
 
 async def test_three_processes_fire_each_reminder_once_across_a_leader_kill(
@@ -167,8 +164,8 @@ async def test_three_processes_fire_each_reminder_once_across_a_leader_kill(
 
             # Kill the timer leader after the first reminder went out, before the deadline.
             await eventually(
-                lambda: _count(slack.posted(), "Reminder", "Alpha report"), within=30.0
-            )
+                lambda: _starting(slack.posted(), "Your deadlines"), within=30.0
+            )  # the commander's reminder DM: Alpha's reminder fired
             await eventually(db.all_sent)
             assert (await _leaders(bots, session)) == [leader]
             loop = asyncio.get_running_loop()
@@ -198,10 +195,27 @@ async def test_three_processes_fire_each_reminder_once_across_a_leader_kill(
             await eventually(db.all_sent, within=20.0, step=0.2)
             await asyncio.sleep(1.0)  # anything posted twice would show up by now
 
+            # Each reminder and overdue notice fired once (the timeline) and reached Slack
+            # as one deadlines digest in the card's thread and one reminder DM to the
+            # commander, each edited in place as the next came (issue 14: no longer a
+            # thread line per reminder).
+            kinds = await db.timeline_kinds(incident.id)
+            assert kinds.count("step_reminder") == 2
+            assert kinds.count("step_overdue") == 2
             posted = slack.posted()
+            assert _starting(posted, "Deadlines of ") == 1, posted
+            assert _starting(posted, "Your deadlines") == 1, posted
+            [digest] = [
+                c.response
+                for c in fake.calls_to("chat.postMessage")
+                if c.ok and str(c.args.get("text", "")).startswith("Deadlines of ")
+            ]
+            message = fake.workspace.find_message(str(digest["channel"]), str(digest["ts"]))
+            assert message is not None
+            shown = json.dumps(message.blocks)
+            assert "Overdue (2)" in shown
             for step in ("Alpha report", "Bravo report"):
-                assert _count(posted, "Reminder", step) == 1, (step, posted)
-                assert _count(posted, "Overdue", step) == 1, (step, posted)
+                assert step in shown, (step, shown)
             timers = [t for t in await db.timers() if t.kind != TimerKind.PAGE_ACK.value]
             for timer in timers:
                 assert timer.fired_at is not None
@@ -217,7 +231,6 @@ async def test_three_processes_fire_each_reminder_once_across_a_leader_kill(
             # The retried requests acted once.
             assert len(await db.incidents()) == 1
             assert len([c for c in fake.calls_to("conversations.create") if c.ok]) == 1
-            kinds = await db.timeline_kinds(incident.id)
             assert kinds.count("declared") == 1
             assert kinds.count("page_acknowledged") == 1
 

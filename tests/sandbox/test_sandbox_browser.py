@@ -141,8 +141,10 @@ async def test_db_crash_drill_in_the_browser(
     report_stage = page.locator(".messages .msg", has_text="Information report")
     overdue_step = report_stage.locator(".bk-section", has_text="overdue")
     await expect(overdue_step.first).to_contain_text("🔴", timeout=WAIT)
-    await report_stage.locator(".thread-link").click()
-    await expect(page.locator("#thread")).to_contain_text("Overdue", timeout=WAIT)
+    # The deadlines digest in the card's thread lists them (issue 14: it used to be a line
+    # per overdue step in the checklist's thread).
+    await page.locator(".messages .msg.pinned .thread-link").click()
+    await expect(page.locator("#thread")).to_contain_text("Overdue (", timeout=WAIT)
     await shots.take("overdue-escalation")
 
     # Reporting to the leadership group asks the leaders to approve emergency response.

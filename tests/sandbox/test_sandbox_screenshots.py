@@ -1,8 +1,10 @@
 """The first screen and an incident channel, in zh-CN and in English.
 
 With ``EPBOT_UPDATE_SCREENSHOT=1`` they are copied to ``docs/img/`` (sandbox-first-run-*.png,
-sandbox-incident-*.png); otherwise they go to the artifacts directory only. Switching the
-page's language switches the bot too: the English incident channel reads English.
+sandbox-incident-*.png, sandbox-after-an-hour.png); otherwise they go to the artifacts
+directory only. Switching the page's language switches the bot too: the English incident
+channel reads English. The last one is the incident channel an hour later, nobody having
+acted: one deadlines digest in the card's thread, not a line per reminder (issue 14).
 """
 
 from __future__ import annotations
@@ -62,6 +64,26 @@ async def incident_channel(page: Page, lang: str, shots: Path) -> None:
     await page.screenshot(path=str(shots / f"sandbox-incident-{lang}.png"))
 
 
+async def after_an_hour(page: Page, shots: Path) -> None:
+    """Fast-forward an hour in four quarters, nobody acting; open the card's thread."""
+    for quarter in range(1, 5):
+        await page.locator("#ff-15").click()
+        await expect(page.locator("#clock-offset")).to_contain_text(
+            str(15 * quarter), timeout=WAIT
+        )
+        await expect(page.locator(".clock button").first).to_be_enabled(timeout=WAIT)
+    await page.locator(".messages .msg.pinned .thread-link").click()
+    thread = page.locator("#thread")
+    await expect(thread).to_contain_text("Deadlines", timeout=WAIT)
+    await expect(thread).to_contain_text("Overdue (", timeout=WAIT)
+    await expect(page.locator(".toast")).to_have_count(0, timeout=WAIT)
+    await page.locator("#messages").evaluate("node => { node.scrollTop = 0; }")
+    # The latest digest from its heading, as someone opening the thread reads it.
+    heading = thread.locator(".msg", has_text="Deadlines").last
+    await heading.evaluate("node => node.scrollIntoView({block: 'start'})")
+    await page.screenshot(path=str(shots / "sandbox-after-an-hour.png"))
+
+
 async def test_screenshots_in_both_languages(
     sandbox: Sandbox, browser: Any, artifacts: Path
 ) -> None:
@@ -72,11 +94,15 @@ async def test_screenshots_in_both_languages(
     en = await first_screen(browser, sandbox, "en", artifacts)
     await incident_channel(en, "en", artifacts)
     assert "Drill" in await en.locator(".messages .msg.pinned").inner_text()
+    await after_an_hour(en, artifacts)
+    thread = await en.locator("#thread").inner_text()
+    assert "Still open:" not in thread  # no line per nudge any more
+    assert thread.count("Deadlines") <= 5  # re-posted at a doubling interval, not every 2 min
     taken = [
         artifacts / f"sandbox-{what}-{lang}.png"
         for what in ("first-run", "incident")
         for lang in ("zh-CN", "en")
-    ]
+    ] + [artifacts / "sandbox-after-an-hour.png"]
     assert all(p.stat().st_size > 10_000 for p in taken)
     if os.environ.get("EPBOT_UPDATE_SCREENSHOT") == "1":
         for shot in taken:

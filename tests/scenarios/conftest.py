@@ -173,6 +173,14 @@ class Harness:
         assert ref is not None, f"no message ref {key}"
         return ref
 
+    async def refs(self, incident_id: int) -> dict[str, m.MessageRef]:
+        """Every message ref of the incident, by key."""
+        async with self.sessions()() as session:
+            rows = await session.exec(
+                select(m.MessageRef).where(col(m.MessageRef.incident_id) == incident_id)
+            )
+            return {r.key: r for r in rows}
+
     async def state(self, incident_id: int) -> IncidentState:
         return await self.bot.service.state(incident_id)
 

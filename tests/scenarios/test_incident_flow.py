@@ -218,10 +218,13 @@ async def test_reminders_and_timeouts_reach_slack_without_sleeping(harness: Harn
     kinds = [json.loads(r.payload)["kind"] for r in rows]
     assert "step_overdue" in kinds
     assert "page_timed_out" in kinds  # nobody acknowledged within the ack timeout
-    # The overdue step is announced in its checklist's thread.
-    checklist = await harness.ref(f"checklist:{incident_id}:report")
-    overdue = next(r for r in rows if json.loads(r.payload)["kind"] == "step_overdue")
-    reply = await harness.ref(f"event:{incident_id}:{overdue.id}")
-    message = harness.fake.workspace.find_message(reply.channel, reply.ts)
+    # The overdue step is announced in the deadlines digest in the card's thread (issue
+    # 14: it used to be a line of its own in its checklist's thread, one per reminder).
+    row = await harness.incident_row(incident_id)
+    digest = [r for k, r in (await harness.refs(incident_id)).items() if k.startswith("digest:")]
+    assert len(digest) == 1
+    message = harness.fake.workspace.find_message(digest[0].channel, digest[0].ts)
     assert message is not None
-    assert message.thread_ts == checklist.ts
+    assert message.thread_ts == row.card_ts
+    assert "Overdue" in json.dumps(message.blocks)
+    assert "Report at once to the emergency office" in json.dumps(message.blocks)

@@ -29,6 +29,18 @@ async def latest_report(session: AsyncSession, incident_id: int) -> m.Report:
     return (await session.exec(query)).one()
 
 
+async def latest_titles(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
+    """The current report title of each incident: one query however many there are."""
+    if not incident_ids:
+        return {}
+    rows = await session.exec(
+        select(m.Report)
+        .where(col(m.Report.incident_id).in_(incident_ids))
+        .order_by(col(m.Report.incident_id), col(m.Report.version))
+    )
+    return {row.incident_id: row.title for row in rows}  # the last version wins
+
+
 async def current(session: AsyncSession, incident_id: int) -> tuple[int, ReportFields]:
     """(version, fields) of the incident's latest report."""
     row = await latest_report(session, incident_id)

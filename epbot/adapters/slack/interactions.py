@@ -23,12 +23,12 @@ from sqlmodel import col, select
 from epbot.adapters.db import models as m
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
+from epbot.adapters.db.report_versions import latest_titles
 from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.adapters.slack.refusals import field_error
 from epbot.domain.incident import (
     ApprovalStatus,
-    IncidentState,
     ReportFields,
     StepStatus,
 )
@@ -299,23 +299,23 @@ class Interactions:
     async def publish_home(self, user_id: str, *, actor: str, locale: str) -> None:
         """The Home tab of ``user_id`` (matrix ref ``actor``): their steps and approvals."""
         ref, ctx = actor, self.ctx(locale)
-        steps: list[tuple[str, str, Any]] = []
-        approvals: list[tuple[str, Any]] = []
-        incidents: list[tuple[str, IncidentState]] = []
-        for number, state, _ in await self.open_incidents():
-            incidents.append((number, state))
+        steps: list[tuple[render.IncidentRef, str, Any]] = []
+        approvals: list[tuple[render.IncidentRef, Any]] = []
+        incidents = await self.open_incidents()
+        for incident in incidents:
+            state = incident.state
             for step in state.steps.values():
                 if step.assignee == ref and step.status in (
                     StepStatus.OPEN,
                     StepStatus.AWAITING_APPROVAL,
                 ):
                     title = state.playbook.step(step.step_id).title.get(ctx.locale)
-                    steps.append((number, title, step))
+                    steps.append((incident, title, step))
             for approval in state.approvals.values():
                 if approval.status is ApprovalStatus.PENDING and ref in state.members(
                     approval.approver_role
                 ):
-                    approvals.append((number, approval))
+                    approvals.append((incident, approval))
         view = render.home_view(steps=steps, approvals=approvals, incidents=incidents, ctx=ctx)
         await self.client.publish_home(user_id, view)
 
@@ -330,14 +330,20 @@ class Interactions:
             ).one_or_none()
             return row.id if row is not None else None
 
-    async def open_incidents(self) -> list[tuple[str, IncidentState, str | None]]:
+    async def open_incidents(self) -> list[render.IncidentRef]:
+        """The open incidents, oldest first, each with its channel and its title."""
         matrix = self.library.current.matrix
         found = []
         async with self._sessions() as session:
-            for loaded in await repo.load_open(session, matrix):  # one query per table
+            opened = await repo.load_open(session, matrix)  # one query per table
+            titles = await latest_titles(session, [o.row.id for o in opened if o.row.id])
+            for loaded in opened:
                 row = loaded.row
+                title = titles.get(row.id or 0, "")
                 number = incident_number(row.year, row.seq, row.drill)
-                found.append((number, loaded.state, row.channel_id))
+                found.append(
+                    render.IncidentRef(number, loaded.state, row.channel_id, title)
+                )
         return found
 
     async def incident_summary(self, incident_id: int, locale: str) -> str:

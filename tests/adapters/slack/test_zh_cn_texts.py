@@ -271,16 +271,30 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
                     private_metadata="{}",
                 )
                 found.add(f"{playbook.id} send report modal", view)
-        found.add("list", r.incident_list([("2026-0007", state, "C0ABC")], ctx))
+        ref = r.IncidentRef("2026-0007", state, "C0ABC", REPORT.title)
+        found.add("list", r.incident_list([ref], ctx))
         found.add(
             "home",
             r.home_view(
-                steps=[("2026-0007", "上报应急办公室", s) for s in state.steps.values()],
-                approvals=[("2026-0007", a) for a in state.approvals.values()],
-                incidents=[("2026-0007", state)],
+                steps=[(ref, "上报应急办公室", s) for s in state.steps.values()],
+                approvals=[(ref, a) for a in state.approvals.values()],
+                incidents=[ref],
                 ctx=ctx,
             ),
         )
+        for person in {s.assignee for s in state.steps.values() if s.assignee}:
+            mine = r.deadlines(state, ctx.now, person=person)
+            found.add("reminder", r.reminder_message(state, mine, ctx))
+        found.add("digest", r.digest_message(state, r.deadlines(state, ctx.now), ctx))
+    state, _ = declare(library, "db-crash")
+    dom.decide(state, dom.AcknowledgePage(state.pages[0].person, state.pages[0].key), NOW)
+    boss = state.pages[0].person
+    dom.decide(state, dom.CompleteStep(boss, "pause-uploads"), NOW)  # receipts (回执) asked
+    fire_timers(state, rounds=60)  # overdue, escalated, nudged, receipts late
+    late = context(ZH, minutes=240)
+    found.add("digest overdue", r.digest_message(state, r.deadlines(state, late.now), late))
+    mine = r.deadlines(state, late.now, person=boss)
+    found.add("reminder overdue", r.reminder_message(state, mine, late))
     state, _ = declare(library, "db-crash")
     for kind, data in samples.items():
         event = {"kind": kind, "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}

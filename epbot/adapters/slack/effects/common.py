@@ -139,6 +139,7 @@ class EffectsBase:
             number=room.number,
             channel_id=room.row.channel_id,
             mention=mention,
+            title=room.report.title,
         )
 
     async def _resolve_people(self, state: IncidentState) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from epbot.adapters.slack.effects import channel, people, reports, room
+from epbot.adapters.slack.effects import channel, digest, people, reports, room
 from epbot.adapters.slack.effects.common import EffectsBase, Event, Room
 from epbot.domain.audience import Audience, AudienceKind
 from epbot.domain.playbook import StageId
@@ -33,6 +33,7 @@ PERSON_HANDLERS: dict[str, PersonHandler] = {
     "report_sent": reports.report_dm,
     "final_report": reports.report_dm,
     "progress_report_due": reports.progress_prompt_dm,
+    "step_reminder": people.reminder_dm,
 }
 # Room-side effects that post in the incident channel themselves: the thread lines decided
 # before them go out first, so the channel reads in the engine's order.
@@ -55,8 +56,14 @@ class SlackEffects(EffectsBase):
         if kind in (AudienceKind.ROOM, AudienceKind.ALL):
             await self._to_room(loaded, rows, everyone=kind is AudienceKind.ALL)
         elif kind is AudienceKind.PERSON:
+            reminders = False
             for _, event in rows:
-                await self._to_people(loaded, event, audience.target)
+                if event.get("kind") == "step_reminder":
+                    reminders = True  # a batch's reminders reach the person as one DM
+                else:
+                    await self._to_people(loaded, event, audience.target)
+            if reminders:
+                await digest.reminder_dm(self, loaded, audience.target)
         elif kind is AudienceKind.CHANNEL:
             for _, event in rows:
                 await self._to_channel(loaded, event, audience.target)
@@ -81,10 +88,13 @@ class SlackEffects(EffectsBase):
                 lines.append(line)
             stages |= room.affected_stages(loaded, event)
         await room.post_lines(self, loaded, lines)
+        events = [event for _, event in rows]
+        await digest.refresh_digest(self, loaded, events)  # may post: after the lines
         # Edits and invites touch no message order: send them side by side.
         done = await asyncio.gather(
             room.refresh(self, loaded, stages),
             room.flush_invites(self, loaded),
+            digest.refresh_reminders(self, loaded, events),
             return_exceptions=True,
         )
         for outcome in done:

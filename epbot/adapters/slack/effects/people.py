@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from epbot.adapters.slack import render
+from epbot.adapters.slack.effects import digest
 from epbot.adapters.slack.effects.common import (
     EffectsBase,
     Event,
@@ -102,3 +103,11 @@ async def approval_changed(fx: EffectsBase, room: Room, key: str) -> None:
             ctx = await fx.ctx(room, locale)
             text, blocks = render.approval_message(room.state, approval, ctx)
             await best_effort(fx.client.update_message(ref.channel, ref.ts, text, blocks))
+
+
+async def reminder_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:
+    """A step's reminder to its assignee (or only to ``person``): the one DM that lists
+    all of their deadlines in this incident (``digest``)."""
+    assignee = (event.get("data") or {}).get("assignee")
+    if assignee and (person is None or person == assignee):
+        await digest.reminder_dm(fx, room, str(assignee))

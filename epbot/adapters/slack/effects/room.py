@@ -10,6 +10,7 @@ from typing import Any
 from epbot.adapters.db import repository as repo
 from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure
+from epbot.adapters.slack.effects import digest
 from epbot.adapters.slack.effects.common import EffectsBase, Event, Room, best_effort
 from epbot.domain.incident import IncidentState
 from epbot.domain.playbook import STAGE_ORDER, StageId
@@ -176,8 +177,8 @@ async def flush_invites(fx: EffectsBase, room: Room) -> None:
 async def thread_line(fx: EffectsBase, room: Room, row_id: int, event: Event) -> Line | None:
     """The line an event adds to its thread, unless it has none or is already posted."""
     key = f"event:{room.id}:{row_id}"
-    if key in room.refs:
-        return None
+    if key in room.refs or digest.folded(event):
+        return None  # a deadline's news is in the digest (``digest``), not a line of its own
     text = render.event_text(room.state, event, await fx.ctx(room))
     if not text:
         return None

@@ -5,8 +5,9 @@ chooses the template, lays out the blocks and keeps to Slack's limits. One modul
 ``templates`` (Jinja2, labels, the helpers templates call), ``vocabulary`` (the plan's
 names in a locale, shared with the report files), ``blocks`` (Block Kit pieces),
 ``messages`` (card, pages, approvals, thread lines), ``checklist``, ``modals``, ``home``
-(App Home, ``/incident list``), ``naming`` (channel name and topic, playbook names) and
-``closing`` (the closing report). Callers use the names re-exported here.
+(App Home, ``/incident list``), ``naming`` (channel name and topic, playbook names),
+``closing`` (the closing report) and ``digest`` (the deadlines digest, a person's
+reminders). Callers use the names re-exported here.
 """
 
 from epbot.adapters.slack.mrkdwn import default_mention, escape
@@ -17,7 +18,13 @@ from epbot.adapters.slack.render.closing import (
     closing_report_message,
     closing_summary,
 )
-from epbot.adapters.slack.render.home import home_view, incident_list
+from epbot.adapters.slack.render.digest import (
+    Deadlines,
+    deadlines,
+    digest_message,
+    reminder_message,
+)
+from epbot.adapters.slack.render.home import IncidentRef, home_view, incident_list
 from epbot.adapters.slack.render.messages import (
     approval_message,
     broadcast_text,
@@ -50,6 +57,8 @@ __all__ = [
     "REASON_FIELD",
     "REPORT_FIELDS",
     "Blocks",
+    "Deadlines",
+    "IncidentRef",
     "RenderContext",
     "approval_message",
     "broadcast_text",
@@ -58,7 +67,9 @@ __all__ = [
     "closing_report",
     "closing_report_message",
     "closing_summary",
+    "deadlines",
     "default_mention",
+    "digest_message",
     "escape",
     "event_text",
     "help_text",
@@ -69,6 +80,7 @@ __all__ = [
     "page_message",
     "reason_modal",
     "reassign_modal",
+    "reminder_message",
     "report_modal",
     "stage_checklist",
     "template_names",

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
-from epbot.adapters.slack.mrkdwn import default_mention, escape
+from epbot.adapters.slack.mrkdwn import channel_link, default_mention, escape
 from epbot.adapters.slack.render.vocabulary import (
     role_name,
     severity_name,
@@ -38,6 +38,7 @@ class RenderContext:
     number: str  # "2026-0007" or "DRILL-2026-0001"
     channel_id: str | None = None
     mention: Callable[[str], str] = default_mention  # person ref -> "<@U123>"
+    title: str | None = None  # the incident's title (its latest report's), as typed
 
     @property
     def lang(self) -> str:
@@ -112,6 +113,7 @@ class Helpers:
             "dt": as_datetime,
             "phone": self.phone,
             "person_name": self.name,
+            "about": self.about,
         }
 
     def time(self, value: datetime | str | None) -> str:
@@ -206,6 +208,29 @@ class Helpers:
         if value is None:
             return "—"
         return escape(self.L.get(f"status.{value}", str(value)))
+
+    def about(self, *, plain: bool = False, link: str | None = None) -> str:
+        """The incident as it is named outside its channel: number, title, severity, stage
+        and a link to the channel (``link`` or the context's channel), one line.
+
+        ``plain`` leaves out the bold, for a notification's text."""
+        state = self.state
+        if state is None:
+            return escape(self.ctx.number)
+        stage_id = current_stage(state)
+        where = self.stage(stage_id) if state.is_open and stage_id else self.status(state.status)
+        text = _template(self.ctx.lang, "incident_ref").module.about(  # type: ignore[attr-defined]
+            plain=plain,
+            number=escape(self.ctx.number),
+            title=escape(self.ctx.title) if self.ctx.title else None,
+            playbook=self.playbook_title(),
+            severity=self.severity(state.severity),
+            where=where,
+            drill=state.drill,
+            link=channel_link(link) or channel_link(self.ctx.channel_id),
+            L=self.L,
+        )
+        return str(text).strip()
 
     def playbook_title(self) -> str:
         return "" if self.state is None else escape(self.state.playbook.title.get(self.ctx.lang))
