@@ -26,7 +26,13 @@ from epbot.adapters.report_metrics import ReportMetrics
 from epbot.adapters.slack.alert_effects import AlertEffects
 from epbot.adapters.slack.alert_render import resolved_note
 from epbot.adapters.slack.alert_ui import AlertInteractions
-from epbot.adapters.slack.app import ListenerWork, build_app, track_listeners, web_app
+from epbot.adapters.slack.app import (
+    ListenerWork,
+    build_app,
+    keep_warming,
+    track_listeners,
+    web_app,
+)
 from epbot.adapters.slack.client import SlackClient
 from epbot.adapters.slack.delivery import Delivery
 from epbot.adapters.slack.effects import SlackEffects
@@ -65,6 +71,7 @@ class Bot:
     alert_intake: AlertIntake | None = None
     watcher: PlaybookWatcher | None = None  # takes playbook edits while running
     store: SqlStore | None = None  # the services' store (one SQLite writer lock per process)
+    warming: asyncio.Task[None] | None = None  # Bolt's auth.test, asked at start
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
@@ -88,6 +95,9 @@ class Bot:
 
     async def start(self, *, poll_interval: float = 5.0) -> None:
         self.timers.start()
+        # Bolt asks auth.test before the first request's ack unless it already knows the
+        # answer: ask it now, in the background (and again until Slack answers).
+        self.warming = asyncio.get_running_loop().create_task(keep_warming(self.app))
         await self.leadership.start()
         self.delivery.start(poll_interval)
         if self.drills is None:
@@ -112,6 +122,10 @@ class Bot:
         (here or in another process) carries on from the database.
         """
         grace = self.settings.shutdown_timeout
+        if self.warming is not None:
+            self.warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.warming
         if not await self.listeners.wait_idle(grace):
             log.warning("stopping with %s Slack listener(s) still running", self.listeners.running)
         await self.timers.shutdown(grace=grace)

@@ -66,15 +66,17 @@ async def test_sigterm_finishes_the_request_in_flight_and_loses_nothing(
     url = f"sqlite+aiosqlite:///{tmp_path / 'epbot.db'}"
     env = bot_env(slack, url, write_playbooks(tmp_path / "playbooks"))
     bot = BotProcess("bot", env, tmp_path)
+    slack.delays["auth.test"] = 120.0  # the start's warm-up call: no answer in this test
     async with aiohttp.ClientSession() as session:
         await bot.start()
         try:
             await bot.wait_healthy(session)
             # Slack is down for the channel creation: delivery cannot finish before exit.
             slack.fake.inject_failure("conversations.create", status=500, times=1000)
-            # epbot itself calls nothing before ack(); Bolt authorizes the first request
-            # with auth.test (cached after). Slack slow to answer it keeps that request in
-            # flight for 2 s, under the 3-second ack limit.
+            # Nothing before ack() waits on Slack once Bolt's auth.test (asked at start) has
+            # been answered; here Slack has not answered it yet (the start's call hangs), so
+            # the first request asks again, and Slack takes 2 s: the request is in flight
+            # for 2 s, under the 3-second ack limit.
             slack.delays["auth.test"] = 2.0
             request = asyncio.create_task(bot.post(session, _report("V0SHUTDOWN1")))
             loop = asyncio.get_running_loop()

@@ -182,6 +182,15 @@ async def warm_authorization(app: AsyncApp) -> bool:
     return False
 
 
+async def keep_warming(app: AsyncApp, *, first: float = 0.5, cap: float = 30.0) -> None:
+    """``warm_authorization`` until it succeeds (Slack down or answering 429 at start):
+    a bot started on the worst day still takes its first request without asking Slack."""
+    wait = first
+    while not await warm_authorization(app):
+        await asyncio.sleep(wait)
+        wait = min(cap, wait * 2)
+
+
 def web_app(
     app: AsyncApp,
     *,

@@ -21,6 +21,7 @@ from epbot.adapters.slack.app import (
     build_app,
     request_key,
     track_listeners,
+    keep_warming,
     warm_authorization,
     web_app,
 )
@@ -189,3 +190,12 @@ async def test_authorization_is_warmed_at_start_so_no_request_waits_on_auth_test
     assert len(fake.calls_to("auth.test")) == 1  # the request did not ask again
     assert await warm_authorization(app)  # already warm: no second call
     assert len(fake.calls_to("auth.test")) == 1
+
+
+async def test_warming_keeps_asking_until_slack_answers(app: AsyncApp, fake: FakeSlack) -> None:
+    """Slack answering 429/500 at start: the bot asks again (backing off) until it knows."""
+    fake.inject_failure("auth.test", status=500, times=2)
+    await asyncio.wait_for(keep_warming(app, first=0.01), 10)
+    assert len(fake.calls_to("auth.test")) == 3  # two refused, then answered
+    assert await warm_authorization(app)  # known now: no further call
+    assert len(fake.calls_to("auth.test")) == 3
