@@ -19,9 +19,9 @@ from epbot.adapters.slack.app import (
     ListenerWork,
     SeenRequests,
     build_app,
+    keep_warming,
     request_key,
     track_listeners,
-    keep_warming,
     warm_authorization,
     web_app,
 )
