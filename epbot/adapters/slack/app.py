@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -150,14 +151,42 @@ def dedup_middleware(seen: SeenRequests) -> Callable[..., Awaitable[Any]]:
     return dedup
 
 
+# How long a request that arrives while the start's auth.test is still unanswered waits
+# for it (under Slack's 3-second ack limit) before Bolt asks auth.test itself.
+WARM_WAIT = 2.0
+
+
+class _Warmth:
+    """Whether the start's auth.test is under way (``asking``) or answered (``ready``)."""
+
+    def __init__(self) -> None:
+        self.asking = False
+        self.ready = asyncio.Event()
+
+    async def before_authorize(self, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        if self.asking and not self.ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), WARM_WAIT)
+        return await next()
+
+
+_WARM: weakref.WeakKeyDictionary[AsyncApp, _Warmth] = weakref.WeakKeyDictionary()
+
+
 def build_app(*, client: SlackClient, signing_secret: str) -> AsyncApp:
     """A Bolt app whose client talks to ``client``'s base URL (Slack, or a fake)."""
+    warmth = _Warmth()
     app = AsyncApp(
         signing_secret=signing_secret,
         client=client.web,  # its token and base_url (Slack, or a fake) are used
         process_before_response=False,
         ssl_check_enabled=True,
+        # A request that comes while Slack has not yet answered the start's auth.test (429s
+        # and 5xx on the worst day) waits for that answer, rather than asking once itself
+        # and being refused when that one call fails.
+        before_authorize=warmth.before_authorize,
     )
+    _WARM[app] = warmth
     app.use(bolt_log_context)  # first, so even a dropped retry is logged with its id
     app.use(dedup_middleware(SeenRequests()))
     return app
@@ -176,8 +205,10 @@ async def warm_authorization(app: AsyncApp) -> bool:
                 try:
                     middleware.auth_test_result = await app.client.auth_test()
                 except Exception as exc:  # noqa: BLE001 - the lazy path still works
-                    log.warning("auth.test at start failed (%s); the first request asks", exc)
+                    log.warning("auth.test at start failed (%s); asking again", exc)
                     return False
+            if app in _WARM:
+                _WARM[app].ready.set()
             return True
     return False
 
@@ -185,6 +216,9 @@ async def warm_authorization(app: AsyncApp) -> bool:
 async def keep_warming(app: AsyncApp, *, first: float = 0.5, cap: float = 30.0) -> None:
     """``warm_authorization`` until it succeeds (Slack down or answering 429 at start):
     a bot started on the worst day still takes its first request without asking Slack."""
+    warmth = _WARM.get(app)
+    if warmth is not None:
+        warmth.asking = True  # requests meanwhile wait for the answer (WARM_WAIT at most)
     wait = first
     while not await warm_authorization(app):
         await asyncio.sleep(wait)

@@ -199,3 +199,25 @@ async def test_warming_keeps_asking_until_slack_answers(app: AsyncApp, fake: Fak
     assert len(fake.calls_to("auth.test")) == 3  # two refused, then answered
     assert await warm_authorization(app)  # known now: no further call
     assert len(fake.calls_to("auth.test")) == 3
+
+
+async def test_a_request_during_the_warm_up_waits_for_it_instead_of_asking(
+    app: AsyncApp, fake: FakeSlack
+) -> None:
+    """Slack refuses the start's first auth.test; a request arriving meanwhile is not
+    refused ('Failed to authorize'): it waits for the warm-up's next, answered try."""
+    ran: list[str] = []
+
+    @app.view("incident.report")
+    async def submitted(ack: Any, view: dict[str, Any]) -> None:
+        ran.append(view["id"])
+        await ack()
+
+    fake.inject_failure("auth.test", status=429, times=1)
+    warming = asyncio.create_task(keep_warming(app, first=0.3))
+    await asyncio.sleep(0.05)  # the first try was refused; the next comes in 0.3 s
+    body = view_submission(user_id="U1", callback_id="incident.report", view_id="V0WAIT")
+    assert (await dispatch(app, body)).status == 200
+    assert ran == ["V0WAIT"]
+    await warming
+    assert len(fake.calls_to("auth.test")) == 2  # both the warm-up's: the request asked none
