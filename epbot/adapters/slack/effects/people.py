@@ -111,3 +111,20 @@ async def reminder_dm(fx: EffectsBase, room: Room, event: Event, person: str | N
     assignee = (event.get("data") or {}).get("assignee")
     if assignee and (person is None or person == assignee):
         await digest.reminder_dm(fx, room, str(assignee))
+
+
+async def confirmation_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:
+    """What a person asked for themselves (a snooze, "I'm on it"), told back to them in a
+    DM: the same words as the thread line, which say that the deadline still stands."""
+    actor = str(event.get("actor") or "")
+    if not actor or (person is not None and person != actor):
+        return
+    user = await fx.client.user_id(actor)
+    data = event.get("data") or {}
+    key = f"confirm:{room.id}:{event.get('kind')}:{data.get('step')}:{event.get('at')}"[:120]
+    if user is None or key in room.refs:
+        return
+    ctx = await fx.ctx(room, await fx.client.locale(user))
+    text = render.confirmation_text(room.state, event, ctx)
+    if text:
+        await fx.post_and_remember(room, key, user, text)

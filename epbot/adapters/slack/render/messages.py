@@ -168,6 +168,15 @@ def event_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) 
     return truncate(text, MAX_SECTION_TEXT) if text else None
 
 
+def confirmation_text(
+    state: IncidentState, event: dict[str, Any], ctx: RenderContext
+) -> str | None:
+    """The thread line of what a person asked for (a snooze, "I'm on it"), for their DM:
+    naming the incident, since a DM stands outside its channel."""
+    line = event_text(state, event, ctx)
+    return truncate(f"{line}\n{Helpers(state, ctx).about()}", MAX_SECTION_TEXT) if line else None
+
+
 def broadcast_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) -> str:
     """The notice posted to each unit's channel (e.g. Art. 7.1 pause uploads)."""
     _, actor, at, data = event_parts(event)
