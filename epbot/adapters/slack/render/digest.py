@@ -58,6 +58,7 @@ class DueSoon:
 
     step: StepState
     escalate_to: str | None
+    waiting_for: tuple[str, ...] = ()  # unfinished steps it depends on
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def deadlines(state: IncidentState, now: datetime, *, person: str | None = None)
         if step.due_at <= now:
             overdue.append(_overdue(state, step, spec.escalate_to))
         elif before is not None and now >= step.due_at - before:
-            soon.append(DueSoon(step, spec.escalate_to))
+            soon.append(DueSoon(step, spec.escalate_to, _waiting_for(state, step)))
         else:
             continue
         if spec.reminders.repeat:
@@ -108,11 +109,15 @@ def deadlines(state: IncidentState, now: datetime, *, person: str | None = None)
     return Deadlines(overdue, soon, receipts, min(repeats, default=None))
 
 
-def _overdue(state: IncidentState, step: StepState, escalate_to: str | None) -> Overdue:
+def _waiting_for(state: IncidentState, step: StepState) -> tuple[str, ...]:
     spec = state.playbook.step(step.step_id)
-    waiting = tuple(
+    return tuple(
         dep for dep in spec.depends_on if dep in state.steps and not state.steps[dep].finished
     )
+
+
+def _overdue(state: IncidentState, step: StepState, escalate_to: str | None) -> Overdue:
+    waiting = _waiting_for(state, step)
     nudges = [
         t.due_at
         for t in state.timers

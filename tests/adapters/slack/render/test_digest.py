@@ -184,3 +184,21 @@ def test_each_reminder_entry_has_its_row_of_buttons(
         assert {b["value"] for b in row} == {f"{incident}:{step_id}"}
     actions = [b["action_id"] for b in rows[1]]
     assert actions == ["step.snooze_10", "step.snooze_30", "step.snooze_60", "step.on_it"]
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en", "waits for"), ("zh-CN", "等待前置步骤")])
+def test_a_step_due_soon_says_what_it_still_waits_for(
+    library: PlaybookSet, locale: str, words: str
+) -> None:
+    state = acknowledged(library)
+    run_until(state, 21)  # the approval's reminders start at +20; report-leadership is open
+    ctx = at(locale, 21)
+    found = r.deadlines(state, ctx.now)
+    soon = {s.step.step_id: s for s in found.due_soon}
+    assert soon["approve-emergency-response"].waiting_for == ("report-leadership",)
+    _, blocks = r.digest_message(state, found, ctx)
+    line = next(
+        b["text"]["text"] for b in blocks if b["type"] == "section" and words in b["text"]["text"]
+    )
+    title = state.playbook.step("report-leadership").title.get(locale)
+    assert f"{words} *{title}*" in line
