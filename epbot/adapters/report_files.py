@@ -30,7 +30,7 @@ from epbot.adapters.slack.render.vocabulary import (
     step_title,
     unit_name,
 )
-from epbot.domain.incident import SYSTEM, IncidentState
+from epbot.domain.incident import SYSTEM, IncidentState, page_attempt, page_status
 from epbot.domain.matrix import Matrix
 from epbot.domain.playbook import STAGE_ORDER
 from epbot.domain.reports import SummaryRow
@@ -245,6 +245,8 @@ def incident_context(
         "stages": _stages(record),
         "steps": record.steps,
         "pages": state.pages,
+        "page_status": lambda p: page_status(state, p).value,
+        "page_attempt": lambda p: page_attempt(state, p),
         "approvals": list(state.approvals.values()),
         "receipts": record.scorecard.receipts,
         "broadcasts": _broadcasts(record),
@@ -282,7 +284,15 @@ def incident_json(record: IncidentRecord, locale: str, tz: ZoneInfo, matrix: Mat
         "reports": [asdict(r) for r in record.reports],
         "stages": _stages(record),
         "steps": [{**asdict(s), "title": words.step(s.step_id)} for s in record.steps],
-        "pages": [asdict(p) | {"key": p.key} for p in state.pages],
+        "pages": [
+            asdict(p)
+            | {
+                "key": p.key,
+                "status": page_status(state, p).value,
+                "chain_attempt": page_attempt(state, p),
+            }
+            for p in state.pages
+        ],
         "approvals": [asdict(a) for a in state.approvals.values()],
         "receipts": card.receipts,
         "broadcasts": _broadcasts(record),

@@ -49,12 +49,15 @@ class Audience:
         return cls(parsed, target)
 
 
-def audiences(incident_id: int, kind: EventKind, data: dict[str, Any]) -> list[Audience]:
+def audiences(
+    incident_id: int, kind: EventKind, data: dict[str, Any], *, actor: str | None = None
+) -> list[Audience]:
     """The audiences of one event, the incident's room first.
 
     The room hears of everything (thread line or deadlines digest, card); people hear of
     what asks them to act, by direct message (a page, an approval request, the reminders of
-    their steps); unit channels hear of broadcasts. Later changes to a DM (a page
+    their steps) and the confirmation of what they asked for themselves (a snooze, "I'm on
+    it": ``actor``); unit channels hear of broadcasts. Later changes to a DM (a page
     acknowledged, an approval decided) are edits that the room's stream makes.
     """
     room = Audience(AudienceKind.ROOM, str(incident_id))
@@ -77,6 +80,8 @@ def audiences(incident_id: int, kind: EventKind, data: dict[str, Any]) -> list[A
             found.append(Audience(AudienceKind.CHANNEL, str(data["channel"])))
         case EventKind.STEP_REMINDER if data.get("assignee"):  # one DM of their deadlines
             found.append(Audience(AudienceKind.PERSON, str(data["assignee"])))
+        case EventKind.STEP_SNOOZED | EventKind.STEP_ON_IT if actor:  # the clicker's receipt
+            found.append(Audience(AudienceKind.PERSON, str(actor)))
         case EventKind.PROGRESS_REPORT_DUE if data.get("commander"):
             found.append(Audience(AudienceKind.PERSON, str(data["commander"]), Urgency.ACT))
     return list(dict.fromkeys(found))

@@ -50,7 +50,7 @@ async def enqueue_events(
     ``chains`` are the events' timeline (seq, hash), in the same order."""
     for index, event in enumerate(events):
         payload = event_payload(event, chains[index] if chains is not None else None)
-        for audience in audiences(incident_id, event.kind, event.data):
+        for audience in audiences(incident_id, event.kind, event.data, actor=event.actor):
             session.add(
                 m.OutboxMessage(
                     incident_id=incident_id,

@@ -148,7 +148,7 @@ def zh_samples() -> dict[str, dict[str, Any]]:
             if isinstance(data[key], str) and not (kind == "paged" and key == "reason"):
                 data[key] = "说明文字"
         people = {"U1": "U01EOF0001", "U2": "U01LDR0001"}
-        for key in ("person", "assignee", "commander", "refused_by"):
+        for key in ("person", "assignee", "commander", "refused_by", "from", "next"):
             if data.get(key) in people:
                 data[key] = people[data[key]]
         for key in ("people", "approvers"):
@@ -299,6 +299,15 @@ def test_every_template_renders_chinese(library: PlaybookSet) -> None:
     for kind, data in samples.items():
         event = {"kind": kind, "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
         found.add(f"sample {kind}", r.event_text(state, event, ctx) or "")
+    variants = {  # the other branches of the newer lines
+        "page_acknowledged": {**samples["page_acknowledged"], "implied": True},
+        "step_on_it": {**samples["step_on_it"], "from": None, "overdue": True},
+        "step_snoozed": {**samples["step_snoozed"], "clamped": False, "escalate_to": None},
+    }
+    for kind, data in variants.items():
+        event = {"kind": kind, "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
+        found.add(f"variant {kind}", r.event_text(state, event, ctx) or "")
+        found.add(f"confirmation {kind}", r.confirmation_text(state, event, ctx) or "")
     for drill in (False, True):
         view = r.report_modal(
             library.playbooks,

@@ -202,8 +202,9 @@ async def _edit_reminder(
 
 _ALL_STEPS = frozenset({"status_changed", "resolved", "cancelled", "severity_changed"})
 # A nudge changes how late a listed step is, not what is listed: the DM's "updated at"
-# says when its figures were true, and a reminder's own lane edits the DM itself.
-_SAME_LIST = frozenset({"step_nudge", "step_reminder", "receipt_overdue"})
+# says when its figures were true, and a reminder's own lane edits the DM itself. A snooze
+# (and "I'm on it" by the assignee) quiets reminders: the person hears it in a DM of its own.
+_SAME_LIST = frozenset({"step_nudge", "step_reminder", "receipt_overdue", "step_snoozed"})
 
 
 def _people_touched(room: Room, events: Sequence[Event]) -> set[str] | None:
@@ -214,12 +215,14 @@ def _people_touched(room: Room, events: Sequence[Event]) -> set[str] | None:
     for event in events:
         if event.get("kind") in _ALL_STEPS:
             return None
-        if event.get("kind") in _SAME_LIST:
-            continue
         data = event.get("data") or {}
+        if event.get("kind") in _SAME_LIST or (
+            event.get("kind") == "step_on_it" and not data.get("from")
+        ):
+            continue
         step = room.state.steps.get(str(data.get("step")))
         if step is not None and step.assignee:
             people.add(step.assignee)
-        if event.get("kind") == "step_reassigned":
+        if event.get("kind") in ("step_reassigned", "step_on_it"):
             people |= {str(data[k]) for k in ("from", "to") if data.get(k)}
     return people

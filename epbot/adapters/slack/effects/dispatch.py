@@ -34,6 +34,8 @@ PERSON_HANDLERS: dict[str, PersonHandler] = {
     "final_report": reports.report_dm,
     "progress_report_due": reports.progress_prompt_dm,
     "step_reminder": people.reminder_dm,
+    "step_snoozed": people.confirmation_dm,
+    "step_on_it": people.confirmation_dm,
 }
 # Room-side effects that post in the incident channel themselves: the thread lines decided
 # before them go out first, so the channel reads in the engine's order.

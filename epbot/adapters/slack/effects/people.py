@@ -15,12 +15,16 @@ from epbot.adapters.slack.effects.common import (
     best_effort,
     channel_link,
 )
+from epbot.domain import incident as dom
 
 log = logging.getLogger(__name__)
 
 
 async def page_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:
-    """The page to the paged person (or only to ``person``), with its acknowledge button."""
+    """The page to the paged person (or only to ``person``), with its acknowledge button.
+
+    The pages sent to one person at one moment (``data.group``) make one DM, remembered
+    under every page's key; a page of a group already posted is already in it."""
     data = event.get("data", {})
     if person is not None and str(data.get("person")) != person:
         return
@@ -33,18 +37,36 @@ async def page_dm(fx: EffectsBase, room: Room, event: Event, person: str | None)
         return
     if key in room.refs:
         return
+    group = [f"page:{room.id}:{p.key}" for p in dom.page_group(room.state, page)]
+    posted = next((room.refs[k] for k in group if k in room.refs), None)
+    if posted is not None:  # the group's DM exists (a retried row): it lists this page too
+        await fx.remember(room, key, posted.channel, posted.ts)
+        await page_changed(fx, room, page_key)
+        return
     ctx = await fx.ctx(room, await fx.client.locale(user))
     text, blocks = render.page_message(room.state, page, ctx, channel_link=channel_link(room))
     if await fx.post_and_remember(room, key, user, text, blocks):
+        ref = room.refs[key]
+        for other in group:
+            if other not in room.refs:
+                await fx.remember(room, other, ref.channel, ref.ts)
         await _catch_up(fx, room, lambda fresh: page_changed(fx, fresh, page_key))
 
 
 async def on_page_changed(fx: EffectsBase, room: Room, event: Event) -> None:
-    await page_changed(fx, room, str(event.get("data", {}).get("page")))
+    """Edit the DM of every page the event answered or timed out (``data.pages``)."""
+    data = event.get("data", {})
+    keys = [str(k) for k in data.get("pages") or ()] or [str(data.get("page"))]
+    edited: set[tuple[str, str]] = set()
+    for page_key in dict.fromkeys(keys):
+        ref = room.refs.get(f"page:{room.id}:{page_key}")
+        if ref is not None and (ref.channel, ref.ts) not in edited:
+            edited.add((ref.channel, ref.ts))
+            await page_changed(fx, room, page_key)
 
 
 async def page_changed(fx: EffectsBase, room: Room, page_key: str) -> None:
-    """Edit the page's DM to what is true now (acknowledged, timed out, ended)."""
+    """Edit the page's DM (its group's) to what is true now (acknowledged, timed out, ended)."""
     ref = room.refs.get(f"page:{room.id}:{page_key}")
     page = next((p for p in room.state.pages if p.key == page_key), None)
     if ref is None or page is None:
@@ -111,3 +133,20 @@ async def reminder_dm(fx: EffectsBase, room: Room, event: Event, person: str | N
     assignee = (event.get("data") or {}).get("assignee")
     if assignee and (person is None or person == assignee):
         await digest.reminder_dm(fx, room, str(assignee))
+
+
+async def confirmation_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:
+    """What a person asked for themselves (a snooze, "I'm on it"), told back to them in a
+    DM: the same words as the thread line, which say that the deadline still stands."""
+    actor = str(event.get("actor") or "")
+    if not actor or (person is not None and person != actor):
+        return
+    user = await fx.client.user_id(actor)
+    data = event.get("data") or {}
+    key = f"confirm:{room.id}:{event.get('kind')}:{data.get('step')}:{event.get('at')}"[:120]
+    if user is None or key in room.refs:
+        return
+    ctx = await fx.ctx(room, await fx.client.locale(user))
+    text = render.confirmation_text(room.state, event, ctx)
+    if text:
+        await fx.post_and_remember(room, key, user, text)

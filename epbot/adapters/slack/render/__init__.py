@@ -28,6 +28,7 @@ from epbot.adapters.slack.render.home import IncidentRef, home_view, incident_li
 from epbot.adapters.slack.render.messages import (
     approval_message,
     broadcast_text,
+    confirmation_text,
     event_text,
     incident_card,
     page_message,
@@ -71,6 +72,7 @@ __all__ = [
     "default_mention",
     "digest_message",
     "escape",
+    "confirmation_text",
     "event_text",
     "help_text",
     "home_view",

@@ -23,7 +23,14 @@ from epbot.adapters.slack.render.templates import (
     render_text,
 )
 from epbot.domain.anchor import anchor_of_events
-from epbot.domain.incident import IncidentState, ReportFields, StepState, StepStatus
+from epbot.domain.incident import (
+    IncidentState,
+    ReportFields,
+    StepState,
+    StepStatus,
+    page_attempt,
+    page_status,
+)
 from epbot.domain.playbook import STAGE_ORDER
 from epbot.domain.reports import scorecard
 
@@ -59,6 +66,8 @@ def closing_report(
         late=[s for s in steps if s.status is StepStatus.DONE and not _on_time(s)],
         approvals=list(state.approvals.values()),
         pages=state.pages,
+        page_status=lambda p: page_status(state, p).value,
+        page_attempt=lambda p: page_attempt(state, p),
         anchor=_anchor(state, timeline, ctx),
         card=scorecard(state, ended or ctx.now) if state.drill else None,
     )

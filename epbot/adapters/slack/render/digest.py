@@ -11,9 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from epbot.adapters.slack import ids
 from epbot.adapters.slack.mrkdwn import MAX_MESSAGE_BLOCKS
-from epbot.adapters.slack.render.blocks import Blocks, chunk_lines, context, fallback, section
+from epbot.adapters.slack.render.blocks import (
+    Blocks,
+    actions,
+    button,
+    chunk_lines,
+    context,
+    fallback,
+    incident_ref,
+    section,
+)
 from epbot.adapters.slack.render.templates import Helpers, RenderContext, call, macros
 from epbot.domain.incident import (
     IncidentState,
@@ -24,6 +35,7 @@ from epbot.domain.incident import (
     StepStatus,
     TimerKind,
 )
+from epbot.domain.incident.snooze import SNOOZE_MINUTES
 
 # Steps that have no deadline to meet (yet, or any more).
 _NOT_RUNNING = frozenset({StepStatus.INACTIVE, StepStatus.NOT_APPLICABLE})
@@ -46,6 +58,7 @@ class DueSoon:
 
     step: StepState
     escalate_to: str | None
+    waiting_for: tuple[str, ...] = ()  # unfinished steps it depends on
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ def deadlines(state: IncidentState, now: datetime, *, person: str | None = None)
         if step.due_at <= now:
             overdue.append(_overdue(state, step, spec.escalate_to))
         elif before is not None and now >= step.due_at - before:
-            soon.append(DueSoon(step, spec.escalate_to))
+            soon.append(DueSoon(step, spec.escalate_to, _waiting_for(state, step)))
         else:
             continue
         if spec.reminders.repeat:
@@ -96,11 +109,15 @@ def deadlines(state: IncidentState, now: datetime, *, person: str | None = None)
     return Deadlines(overdue, soon, receipts, min(repeats, default=None))
 
 
-def _overdue(state: IncidentState, step: StepState, escalate_to: str | None) -> Overdue:
+def _waiting_for(state: IncidentState, step: StepState) -> tuple[str, ...]:
     spec = state.playbook.step(step.step_id)
-    waiting = tuple(
+    return tuple(
         dep for dep in spec.depends_on if dep in state.steps and not state.steps[dep].finished
     )
+
+
+def _overdue(state: IncidentState, step: StepState, escalate_to: str | None) -> Overdue:
+    waiting = _waiting_for(state, step)
     nudges = [
         t.due_at
         for t in state.timers
@@ -146,9 +163,48 @@ def reminder_message(
     mod = macros("digest", h, state=state, found=found)
     if not found:
         return fallback(call(mod, "dm_clear")), [section(call(mod, "dm_clear"))]
-    blocks = [section(call(mod, "dm_heading")), *_lines(mod, found)]
+    blocks = [section(call(mod, "dm_heading")), *_dm_lines(state, mod, found, h.L)]
     blocks.append(context(call(mod, "footer")))
     return fallback(call(mod, "dm_fallback")), _fit(blocks)
+
+
+_SNOOZES = (
+    (10, ids.Action.STEP_SNOOZE_10),
+    (30, ids.Action.STEP_SNOOZE_30),
+    (60, ids.Action.STEP_SNOOZE_60),
+)
+
+
+def _dm_lines(
+    state: IncidentState, mod: object, found: Deadlines, labels: dict[str, str]
+) -> Blocks:
+    """Each of the person's steps with its row of buttons: snooze (before the deadline
+    only: the domain refuses it past it) and "I'm on it"."""
+    blocks: Blocks = []
+    groups = (
+        ("overdue_title", False, [(o.step, call(mod, "overdue_line", o)) for o in found.overdue]),
+        ("soon_title", True, [(s.step, call(mod, "soon_line", s)) for s in found.due_soon]),
+    )
+    for title, snooze, entries in groups:
+        if not entries:
+            continue
+        blocks.append(section(call(mod, title, len(entries))))
+        for step, line in entries:
+            blocks += [section(text) for text in chunk_lines([line])]
+            blocks.append(actions(_reminder_buttons(state, step, labels, snooze=snooze)))
+    return blocks
+
+
+def _reminder_buttons(
+    state: IncidentState, step: StepState, labels: dict[str, str], *, snooze: bool
+) -> list[dict[str, Any]]:
+    value = ids.button_value(incident_ref(state), step.step_id)
+    found: list[dict[str, Any]] = []
+    for minutes, action in _SNOOZES if snooze else ():
+        if minutes in SNOOZE_MINUTES:
+            found.append(button(labels[f"btn.snooze_{minutes}"], action, value))
+    found.append(button(labels["btn.on_it"], ids.Action.STEP_ON_IT, value, style="primary"))
+    return found
 
 
 def _lines(mod: object, found: Deadlines) -> Blocks:

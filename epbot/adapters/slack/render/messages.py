@@ -35,10 +35,15 @@ from epbot.domain.incident import (
     ApprovalStatus,
     IncidentState,
     PageState,
+    PageStatus,
     ReportFields,
     Status,
+    page_attempt,
+    page_group,
+    page_status,
     upcoming_deadline,
 )
+from epbot.domain.incident.paging import role_answer
 
 # --- the incident card --------------------------------------------------------------------
 
@@ -87,31 +92,62 @@ def incident_card(
 def page_message(
     state: IncidentState, page: PageState, ctx: RenderContext, *, channel_link: str | None
 ) -> tuple[str, Blocks]:
-    """The DM to a paged person: why, which role, which incident, where; an ack button."""
+    """The DM to a paged person: why, which role, which incident, where. One DM for the
+    pages sent to them at one moment (``page_group``), each with its note by
+    ``page_status``: acknowledged (by whom, when), timed out (who was paged next), for
+    information (the role had answered already), or its Acknowledge button while it waits."""
     h = Helpers(state, ctx)
-    acked = next((p for p in state.pages if p.role == page.role and p.acked_at), None)
-    if page.acked_at is not None:
-        acked = page
+    pages = page_group(state, page) or [page]
     mod = macros(
         "page_message",
         h,
         state=state,
-        page=page,
-        acked=acked,
+        page=pages[0],
+        pages=pages,
+        attempt=page_attempt(state, pages[0]),
         link=_link(channel_link, ctx.channel_id),
     )
     blocks: Blocks = [section(call(mod, "body"))]
-    if acked is not None:
-        blocks.append(context(call(mod, "acked_note")))
-    elif state.is_open:  # a page ends with its incident (误报, resolved): no button then
-        value = ids.button_value(incident_ref(state), page.key)
-        blocks.append(
-            actions(
-                [button(h.L["btn.ack"], ids.Action.INCIDENT_ACK, value, style="primary")],
-                block_id="page_actions",
-            )
-        )
+    buttons: list[dict[str, Any]] = []
+    for each in pages:
+        note = _page_note(state, each, mod)
+        if note:
+            blocks.append(context(note))
+        elif state.is_open:  # a page ends with its incident (误报, resolved): no button then
+            text = h.L["btn.ack"] if len(pages) == 1 else _ack_as(h, each.role)
+            value = ids.button_value(incident_ref(state), each.key)
+            buttons.append(button(text, ids.Action.INCIDENT_ACK, value, style="primary"))
+    if buttons:
+        blocks.append(actions(buttons, block_id="page_actions"))
     return fallback(call(mod, "fallback")), blocks
+
+
+def _ack_as(h: Helpers, role_id: str) -> str:
+    return h.L["btn.ack_as"].replace("{role}", h.role_plain(role_id))
+
+
+def _page_note(state: IncidentState, page: PageState, mod: Any) -> str | None:
+    """The note that replaces the page's button, or None while it waits for an answer."""
+    match page_status(state, page):
+        case PageStatus.ACKNOWLEDGED:
+            return call(mod, "acked_note", page, page)
+        case PageStatus.INFORMATION:
+            return call(mod, "information_note", page, role_answer(state, page.role))
+        case PageStatus.TIMED_OUT:
+            return call(mod, "timed_out_note", page, _paged_next(state, page))
+    answer = role_answer(state, page.role)  # another member answered the role meanwhile
+    return call(mod, "acked_note", page, answer) if answer is not None else None
+
+
+def _paged_next(state: IncidentState, page: PageState) -> str | None:
+    """Who the role's chain paged after ``page`` timed out."""
+    after = page.timed_out_at
+    later = [
+        p
+        for p in state.pages
+        if p.role == page.role and p.person != page.person and after and p.sent_at >= after
+    ]
+    return min(later, key=lambda p: p.sent_at).person if later else None
 
 
 def _link(given: str | None, channel_id: str | None) -> str | None:
@@ -166,6 +202,15 @@ def event_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) 
         chain=event.get("chain"),  # the audit chain's head at this event (stage changes)
     )
     return truncate(text, MAX_SECTION_TEXT) if text else None
+
+
+def confirmation_text(
+    state: IncidentState, event: dict[str, Any], ctx: RenderContext
+) -> str | None:
+    """The thread line of what a person asked for (a snooze, "I'm on it"), for their DM:
+    naming the incident, since a DM stands outside its channel."""
+    line = event_text(state, event, ctx)
+    return truncate(f"{line}\n{Helpers(state, ctx).about()}", MAX_SECTION_TEXT) if line else None
 
 
 def broadcast_text(state: IncidentState, event: dict[str, Any], ctx: RenderContext) -> str:

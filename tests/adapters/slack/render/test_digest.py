@@ -150,3 +150,55 @@ def test_many_overdue_steps_stay_within_slack_limits(library: PlaybookSet, local
     text, blocks = r.digest_message(state, found, at(locale, 240))
     check_blocks(blocks)
     assert len(text) <= 3000
+
+
+@pytest.mark.parametrize(
+    ("locale", "labels"),
+    [
+        ("en", ["Snooze 10 min", "30 min", "1 h", "I'm on it"]),
+        ("zh-CN", ["暂停提醒 10 分钟", "30 分钟", "1 小时", "我来处理"]),
+    ],
+)
+def test_each_reminder_entry_has_its_row_of_buttons(
+    library: PlaybookSet, locale: str, labels: list[str]
+) -> None:
+    """Due soon: snooze 10/30/60 and "I'm on it"; overdue: only "I'm on it" (a snooze past
+    the deadline is refused by the engine). Each row acts on its own step."""
+    state = acknowledged(library)
+    run_until(state, 6)
+    ctx = at(locale, 6)
+    boss = state.steps["report-office"].assignee
+    assert boss is not None
+    found = r.deadlines(state, ctx.now, person=boss)
+    assert [o.step.step_id for o in found.overdue] == ["report-office"]
+    soon = [s.step.step_id for s in found.due_soon]
+    assert soon == ["pause-uploads", "report-leadership"]
+    _, blocks = r.reminder_message(state, found, ctx)
+    check_blocks(blocks)
+    rows = [b["elements"] for b in blocks if b["type"] == "actions"]
+    assert len(rows) == 3
+    incident = state.id if state.id is not None else 0
+    expected = {"report-office": [labels[-1]], **dict.fromkeys(soon, labels)}
+    for row, step_id in zip(rows, ["report-office", *soon], strict=True):
+        assert [b["text"]["text"] for b in row] == expected[step_id]
+        assert {b["value"] for b in row} == {f"{incident}:{step_id}"}
+    actions = [b["action_id"] for b in rows[1]]
+    assert actions == ["step.snooze_10", "step.snooze_30", "step.snooze_60", "step.on_it"]
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en", "waits for"), ("zh-CN", "等待前置步骤")])
+def test_a_step_due_soon_says_what_it_still_waits_for(
+    library: PlaybookSet, locale: str, words: str
+) -> None:
+    state = acknowledged(library)
+    run_until(state, 21)  # the approval's reminders start at +20; report-leadership is open
+    ctx = at(locale, 21)
+    found = r.deadlines(state, ctx.now)
+    soon = {s.step.step_id: s for s in found.due_soon}
+    assert soon["approve-emergency-response"].waiting_for == ("report-leadership",)
+    _, blocks = r.digest_message(state, found, ctx)
+    line = next(
+        b["text"]["text"] for b in blocks if b["type"] == "section" and words in b["text"]["text"]
+    )
+    title = state.playbook.step("report-leadership").title.get(locale)
+    assert f"{words} *{title}*" in line

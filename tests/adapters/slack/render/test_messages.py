@@ -187,3 +187,29 @@ def test_broadcast_text(library: PlaybookSet) -> None:
     assert "2026-0007" in en
     assert "pause uploading" in en
     assert not CJK.search(en)
+
+
+def test_escalation_thread_lines_say_what_still_happens(library: PlaybookSet) -> None:
+    state, _ = declare(library)
+
+    def line(kind: str, **data: object) -> str:
+        event = {"kind": kind, "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
+        return r.event_text(state, event, context("en")) or ""
+
+    snoozed = line("step_snoozed", **SAMPLES["step_snoozed"])
+    assert "until 11-24 09:15 (its deadline). The deadline stands: at 11-24 09:15" in snoozed
+    assert snoozed.endswith("is paged.")
+    on_it = line("step_on_it", **SAMPLES["step_on_it"])
+    assert "(taking it over from " in on_it
+    assert "; no more reminders before its deadline 11-24 09:15, when " in on_it
+    late = line("step_on_it", **{**SAMPLES["step_on_it"], "overdue": True})
+    assert late.endswith("it is overdue, the reminders go on until it is done")
+    waiting = line("step_waiting", **SAMPLES["step_waiting"])
+    assert "is still waiting for *" in waiting
+    assert waiting.endswith("nobody is paged for it until it can start")
+    implied = line("page_acknowledged", **SAMPLES["page_acknowledged"], implied=True)
+    assert "reported the incident and holds the" in implied
+    timed_out = line("page_timed_out", **SAMPLES["page_timed_out"])
+    assert "in time (2 pages); paging " in timed_out
+    reminder = line("step_reminder", **SAMPLES["step_reminder"])
+    assert " · waiting for *" in reminder
