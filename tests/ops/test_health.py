@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -36,6 +37,9 @@ async def served(database_url: str) -> AsyncIterator[tuple[Bot, FakeSlack, str]]
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    if bot.warming is not None:  # the start's auth.test (Bolt's authorization), answered
+        await asyncio.wait_for(bot.warming, 10)
+    fake.reset()  # from here on, only the readiness probes ask auth.test
     yield bot, fake, f"http://127.0.0.1:{runner.addresses[0][1]}"
     await runner.cleanup()
     await fake.stop()
