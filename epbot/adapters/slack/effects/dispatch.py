@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from epbot.adapters.slack.effects import channel, digest, people, reports, room
 from epbot.adapters.slack.effects.common import EffectsBase, Event, Room
 from epbot.domain.audience import Audience, AudienceKind
+from epbot.domain.incident import EventKind
 from epbot.domain.playbook import StageId
 
 RoomHandler = Callable[[EffectsBase, Room, Event], Awaitable[None]]
@@ -15,31 +16,37 @@ PersonHandler = Callable[[EffectsBase, Room, Event, str | None], Awaitable[None]
 
 # Room-side effects by event kind (beyond the thread line and the card, which every
 # event gets); person-side effects post the DMs a person must act on.
-ROOM_HANDLERS: dict[str, RoomHandler] = {
-    "paged": room.page_room,
-    "page_acknowledged": people.on_page_changed,
-    "page_timed_out": people.on_page_changed,
-    "approval_requested": room.approval_requested,
-    "approval_decided": people.on_approval_changed,
-    "approval_expired": people.on_approval_changed,
-    "step_reassigned": room.reassigned,
-    "receipt_confirmed": reports.receipt_changed,
-    "cancelled": reports.pages_end,
-    "resolved": reports.pages_end,
+ROOM_HANDLERS: dict[EventKind, RoomHandler] = {
+    EventKind.PAGED: room.page_room,
+    EventKind.PAGE_ACKNOWLEDGED: people.on_page_changed,
+    EventKind.PAGE_TIMED_OUT: people.on_page_changed,
+    EventKind.APPROVAL_REQUESTED: room.approval_requested,
+    EventKind.APPROVAL_DECIDED: people.on_approval_changed,
+    EventKind.APPROVAL_EXPIRED: people.on_approval_changed,
+    EventKind.STEP_REASSIGNED: room.reassigned,
+    EventKind.RECEIPT_CONFIRMED: reports.receipt_changed,
+    EventKind.CANCELLED: reports.pages_end,
+    EventKind.RESOLVED: reports.pages_end,
 }
-PERSON_HANDLERS: dict[str, PersonHandler] = {
-    "paged": people.page_dm,
-    "approval_requested": people.approval_dm,
-    "report_sent": reports.report_dm,
-    "final_report": reports.report_dm,
-    "progress_report_due": reports.progress_prompt_dm,
-    "step_reminder": people.reminder_dm,
-    "step_snoozed": people.confirmation_dm,
-    "step_on_it": people.confirmation_dm,
+PERSON_HANDLERS: dict[EventKind, PersonHandler] = {
+    EventKind.PAGED: people.page_dm,
+    EventKind.APPROVAL_REQUESTED: people.approval_dm,
+    EventKind.REPORT_SENT: reports.report_dm,
+    EventKind.FINAL_REPORT: reports.report_dm,
+    EventKind.PROGRESS_REPORT_DUE: reports.progress_prompt_dm,
+    EventKind.STEP_REMINDER: people.reminder_dm,
+    EventKind.STEP_SNOOZED: people.confirmation_dm,
+    EventKind.STEP_ON_IT: people.confirmation_dm,
 }
 # Room-side effects that post in the incident channel themselves: the thread lines decided
 # before them go out first, so the channel reads in the engine's order.
-_POSTS_IN_CHANNEL = frozenset({"approval_requested"})
+_POSTS_IN_CHANNEL = frozenset({EventKind.APPROVAL_REQUESTED})
+# What a unit's channel is told (the plan's notices, reports to units, late 回执).
+CHANNEL_KINDS = frozenset(
+    {EventKind.BROADCAST, EventKind.RECEIPT_OVERDUE, *(EventKind(k) for k in reports.REPORT_KINDS)}
+)
+# Kinds that are on the timeline (and the reports) but deliberately say nothing in Slack.
+NO_SLACK_EFFECT: frozenset[EventKind] = frozenset()
 
 
 class SlackEffects(EffectsBase):
