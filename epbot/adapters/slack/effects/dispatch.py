@@ -49,6 +49,14 @@ CHANNEL_KINDS = frozenset(
 NO_SLACK_EFFECT: frozenset[EventKind] = frozenset()
 
 
+def _kind(event: Event) -> EventKind | None:
+    """The row's event kind; None for one this version does not know (an older row)."""
+    try:
+        return EventKind(str(event.get("kind")))
+    except ValueError:
+        return None
+
+
 class SlackEffects(EffectsBase):
     """Renders and sends what engine events mean in Slack (see the package docstring)."""
 
@@ -84,7 +92,8 @@ class SlackEffects(EffectsBase):
         stages: set[StageId] = set()
         lines: list[room.Line] = []
         for row_id, event in rows:
-            handler = ROOM_HANDLERS.get(str(event.get("kind")))
+            kind = _kind(event)
+            handler = ROOM_HANDLERS.get(kind) if kind is not None else None
             if handler is not None:
                 if event.get("kind") in _POSTS_IN_CHANNEL:
                     await room.post_lines(self, loaded, lines)  # what came before stays before
@@ -115,7 +124,8 @@ class SlackEffects(EffectsBase):
                 await room.closing_report(self, loaded, end)
 
     async def _to_people(self, loaded: Room, event: Event, person: str | None) -> None:
-        handler = PERSON_HANDLERS.get(str(event.get("kind")))
+        kind = _kind(event)
+        handler = PERSON_HANDLERS.get(kind) if kind is not None else None
         if handler is not None:
             await handler(self, loaded, event, person)
 
