@@ -32,10 +32,8 @@ class DrillClock:
         clock: Clock,
         *,
         interval: float = 30.0,
-        on_started: Callable[[], None] | None = None,
     ) -> None:
         self.service, self.clock, self.interval = service, clock, interval
-        self.on_started = on_started
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -58,10 +56,8 @@ class DrillClock:
         while True:
             now = self.clock.now()
             try:
-                started = await self.service.run_due(now, since=since)
+                await self.service.run_due(now, since=since)  # declaring kicks delivery
                 since = now
-                if started and self.on_started is not None:
-                    self.on_started()
             except Exception:  # the database may be down: try the same window again
                 log.exception("could not start the drills due by %s", now.isoformat())
             await asyncio.sleep(self._delay(now))
@@ -107,7 +103,6 @@ def build_drill_clock(
     library: PlaybookLibrary,
     tz: ZoneInfo,
     locale: str,
-    on_started: Callable[[], None] | None = None,
 ) -> DrillClock:
     """The drill clock over the bot's own store, incident service and playbook library."""
     service = drill_service(
@@ -118,4 +113,4 @@ def build_drill_clock(
         tz=tz,
         locale=locale,
     )
-    return DrillClock(service, incidents.clock, on_started=on_started)
+    return DrillClock(service, incidents.clock)

@@ -26,6 +26,7 @@ from epbot.playbooks_cli import check
 from epbot.services.drills import DrillService
 from epbot.services.incidents import IncidentService
 from tests.services.conftest import PLAYBOOKS, START
+from tests.waiting import eventually
 
 TZ = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,13 +194,10 @@ async def test_drill_clock_starts_the_drill(
     service: IncidentService, library: PlaybookLibrary, clock: FakeClock
 ) -> None:
     clock.set(START)
-    kicked = asyncio.Event()
-    ticker = DrillClock(
-        _drills(service, library, DAILY_0900), clock, interval=0.05, on_started=kicked.set
-    )
+    ticker = DrillClock(_drills(service, library, DAILY_0900), clock, interval=0.05)
     ticker.start()
     try:
-        await asyncio.wait_for(kicked.wait(), 10)
+        await eventually(lambda: _runs(service), within=10)
     finally:
         await ticker.stop()
     assert not ticker.running
