@@ -72,6 +72,7 @@ class Bot:
     watcher: PlaybookWatcher | None = None  # takes playbook edits while running
     store: SqlStore | None = None  # the services' store (one SQLite writer lock per process)
     warming: asyncio.Task[None] | None = None  # Bolt's auth.test, asked at start
+    looking_up: asyncio.Task[None] | None = None  # the matrix's people, looked up at start
 
     def web(self) -> web.Application:
         """The aiohttp application: ``POST /slack/events``, /healthz, /readyz, /metrics,
@@ -98,6 +99,9 @@ class Bot:
         # Bolt asks auth.test before the first request's ack unless it already knows the
         # answer: ask it now, in the background (and again until Slack answers).
         self.warming = asyncio.get_running_loop().create_task(keep_warming(self.app))
+        matrix = self.library.current.matrix
+        people = sorted({p for role in matrix.roles for p in role.people if "@" in p})
+        self.looking_up = asyncio.get_running_loop().create_task(self.client.warm(people))
         await self.leadership.start()
         self.delivery.start(poll_interval)
         if self.drills is None:
@@ -122,10 +126,11 @@ class Bot:
         (here or in another process) carries on from the database.
         """
         grace = self.settings.shutdown_timeout
-        if self.warming is not None:
-            self.warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.warming
+        for task in (self.warming, self.looking_up):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if not await self.listeners.wait_idle(grace):
             log.warning("stopping with %s Slack listener(s) still running", self.listeners.running)
         await self.timers.shutdown(grace=grace)
@@ -249,9 +254,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     reports = ReportUploads(
         engine=engine, client=client, playbooks=library, clock=clock, tz=settings.tz
     )
-    register(
-        app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui, reports=reports)
-    )
+    register(app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui, reports=reports))
     listeners = ListenerWork()
     track_listeners(app, listeners)
     readiness = Readiness(

@@ -20,6 +20,10 @@ class AudienceKind(StrEnum):
     PERSON = "person"  # a direct message to one person (a matrix person ref)
     CHANNEL = "channel"  # a unit's (or another) channel outside the incident
     ALL = "all"  # rows written before lanes existed: every effect, in one pass
+    # The incident's messages kept current in place (card, checklists, the DMs and notices
+    # already posted, topic, announcement) and its invitations: work that orders nothing,
+    # handed over by the room's stream once its posts are out, so no post waits for it.
+    EDITS = "edits"
 
 
 class Urgency(IntEnum):
@@ -58,7 +62,8 @@ def audiences(
     what asks them to act, by direct message (a page, an approval request, the reminders of
     their steps) and the confirmation of what they asked for themselves (a snooze, "I'm on
     it": ``actor``); unit channels hear of broadcasts. Later changes to a DM (a page
-    acknowledged, an approval decided) are edits that the room's stream makes.
+    acknowledged, an approval decided) are edits that the room's stream hands to the
+    incident's edits lane (:attr:`AudienceKind.EDITS`) once its own posts are out.
     """
     room = Audience(AudienceKind.ROOM, str(incident_id))
     found = [room]

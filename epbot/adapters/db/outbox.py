@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from epbot.adapters.db import models as m
-from epbot.domain.audience import audiences
+from epbot.domain.audience import Audience, AudienceKind, audiences
 from epbot.domain.incident import Event
 
 MAX_PERMANENT_ATTEMPTS = 5  # a permanent error (bad request) is given up after this many
@@ -63,6 +63,26 @@ async def enqueue_events(
                     created_at=now,
                 )
             )
+    await session.flush()
+
+
+async def enqueue_edits(
+    session: AsyncSession, incident_id: int, edits: dict[str, Any], now: datetime
+) -> None:
+    """Hand the incident's edits (what a room batch changed in messages already posted) to
+    its edits lane, in the transaction that marks the room's rows sent: they are neither
+    lost nor handed over twice."""
+    session.add(
+        m.OutboxMessage(
+            incident_id=incident_id,
+            ordering_key=Audience(AudienceKind.EDITS, str(incident_id)).lane,
+            method="edits",
+            payload=json.dumps(edits, ensure_ascii=False, default=str),
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
     await session.flush()
 
 

@@ -103,6 +103,7 @@ class SlackClient:
         )
         self.default_locale = default_locale
         self._ids: dict[str, str | None] = {}  # person ref -> user id
+        self._lookups: dict[str, asyncio.Future[str | None]] = {}  # ref -> lookup under way
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
 
     async def _run(
@@ -293,18 +294,50 @@ class SlackClient:
         )
 
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        await self._run(
-            "views.publish", lambda: self.web.views_publish(user_id=user_id, view=view)
-        )
+        await self._run("views.publish", lambda: self.web.views_publish(user_id=user_id, view=view))
 
     # --- people ------------------------------------------------------------------------
 
     async def user_id(self, ref: str) -> str | None:
-        """The Slack user id of a person ref (a user id, or an email looked up once)."""
+        """The Slack user id of a person ref (a user id, or an email looked up once: callers
+        asking while it is being looked up wait for that one call)."""
         if "@" not in ref:
             return ref
         if ref in self._ids:
             return self._ids[ref]
+        lookup = self._lookups.get(ref)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._lookup(ref))
+            self._lookups[ref] = lookup
+            lookup.add_done_callback(lambda done: self._forget_lookup(ref, done))
+        # One caller giving up (a cancelled delivery) must not cancel the others' lookup.
+        return await asyncio.shield(lookup)
+
+    async def resolve(self, refs: Sequence[str]) -> dict[str, str]:
+        """Person ref -> Slack user id for every ref Slack knows, looked up side by side;
+        raises the first transient failure once all lookups have ended."""
+        refs = list(dict.fromkeys(refs))
+        found = await asyncio.gather(*(self.user_id(r) for r in refs), return_exceptions=True)
+        for outcome in found:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
+
+    def _forget_lookup(self, ref: str, done: asyncio.Future[str | None]) -> None:
+        self._lookups.pop(ref, None)
+        if not done.cancelled():
+            done.exception()  # its callers re-raise it; nobody left waiting is no error
+
+    async def warm(self, refs: Sequence[str]) -> None:
+        """Look people up ahead of need (the responsibility matrix, at start): the first
+        incident's messages then wait for no look-up. Best-effort: what fails now is
+        looked up again when a message needs it."""
+        try:
+            await self.resolve(refs)
+        except CallFailure as exc:
+            log.info("looking up the matrix's people at start: %s; later, on demand", exc)
+
+    async def _lookup(self, ref: str) -> str | None:
         try:
             data = await self._run(
                 "users.lookupByEmail", lambda: self.web.users_lookupByEmail(email=ref)

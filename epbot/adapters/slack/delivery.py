@@ -234,7 +234,7 @@ class Delivery:
         first = rows[0]
         with log_context(incident_id=first.incident_id):
             try:
-                await self._send(key, rows)
+                edits = await self._send(key, rows)
             except CallFailure as exc:
                 await self._failed(first, exc)
                 return False
@@ -244,21 +244,27 @@ class Delivery:
                 return False
         async with self._sessions() as session, session.begin():
             ids = [r.id for r in rows if r.id is not None]
-            await store.mark_sent(session, ids, self.clock.now())
+            now = self.clock.now()
+            await store.mark_sent(session, ids, now)
+            if edits is not None and first.incident_id is not None:
+                await store.enqueue_edits(session, first.incident_id, edits, now)
+        if edits is not None:
+            self._wake.set()  # the edits lane is due now: claim it in this drain
         return True
 
-    async def _send(self, key: str, rows: list[m.OutboxMessage]) -> None:
+    async def _send(self, key: str, rows: list[m.OutboxMessage]) -> dict[str, Any] | None:
+        """Send the rows; return the edits the room's rows hand to the edits lane."""
         events = [(r.id, json.loads(r.payload)) for r in rows if r.id is not None]
         incident_id = rows[0].incident_id
         if incident_id is not None:
-            await self.effects.deliver(incident_id, Audience.of_lane(key), events)
-            return
+            return await self.effects.deliver(incident_id, Audience.of_lane(key), events)
         for _, payload in events:
             handler = self.standalone.get(str(payload.get("kind")))
             if handler is None:
                 log.warning("outbox lane %s: nothing delivers %r", key, payload.get("kind"))
                 continue
             await handler(payload)
+        return None
 
     async def _failed(self, row: m.OutboxMessage, exc: Exception) -> None:
         """Keep the row for later: a wait for a rate window counts no attempt; a permanent

@@ -3,6 +3,7 @@ tolerated errors, and which failures are transient (retried) or permanent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -86,6 +87,48 @@ async def test_user_id_of_an_email_is_looked_up_once(fake: FakeSlack) -> None:
         assert await slack.user_id("pm@vendor.example.com") == user.id
         assert await slack.user_id("gone@vendor.example.com") is None
     assert len(fake.calls_to("users.lookupByEmail")) == 2
+
+
+async def test_people_asked_for_at_once_are_looked_up_once_each(fake: FakeSlack) -> None:
+    # Every lane renders with the matrix's people: lanes starting together must not each
+    # ask Slack for the same e-mail (users.lookupByEmail is tier 4, and a 429 pauses it).
+    fake.latency = 0.05
+    users = [fake.workspace.add_user(f"p{n}", email=f"p{n}@vendor.example.com") for n in range(5)]
+    slack = client(fake)
+    refs = [f"p{n}@vendor.example.com" for n in range(5)]
+    found = await asyncio.gather(
+        *(slack.resolve([*refs, "gone@vendor.example.com"]) for _ in range(4))
+    )
+    assert all(each == {u.email: u.id for u in users} for each in found)
+    assert len(fake.calls_to("users.lookupByEmail")) == 6  # one per person, not 24
+
+
+async def test_a_lookup_one_caller_gave_up_on_still_answers_the_others(fake: FakeSlack) -> None:
+    fake.latency = 0.2
+    user = fake.workspace.add_user("pm", email="pm@vendor.example.com")
+    slack = client(fake)
+    impatient = asyncio.ensure_future(slack.user_id("pm@vendor.example.com"))
+    patient = asyncio.ensure_future(slack.user_id("pm@vendor.example.com"))
+    await asyncio.sleep(0.05)
+    impatient.cancel()
+    assert await patient == user.id
+    assert len(fake.calls_to("users.lookupByEmail")) == 1
+
+
+async def test_a_transient_lookup_failure_reaches_every_caller_and_is_asked_again(
+    fake: FakeSlack,
+) -> None:
+    user = fake.workspace.add_user("pm", email="pm@vendor.example.com")
+    slack = client(fake, patience=0)
+    fake.inject_failure("users.lookupByEmail", status=503, times=1)
+    fake.latency = 0.05
+    outcomes = await asyncio.gather(
+        slack.user_id("pm@vendor.example.com"),
+        slack.user_id("pm@vendor.example.com"),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, CallFailure) and o.transient for o in outcomes)
+    assert await slack.user_id("pm@vendor.example.com") == user.id  # not cached as unknown
 
 
 async def test_tolerated_errors_are_not_failures(fake: FakeSlack) -> None:

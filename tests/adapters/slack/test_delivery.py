@@ -67,9 +67,7 @@ async def _assert_in_order_once(harness: Harness, incident_id: int) -> None:
     dm_targets = [c.args["channel"] for c in posted if str(c.args["channel"]).startswith("U")]
     async with harness.sessions()() as session:
         keys = [k for (k,) in await session.exec(sa.select(m.MessageRef.key))]  # type: ignore[call-overload]
-    dm_refs = [
-        k for k in keys if k.startswith("page:") or (k.startswith("approval:") and "U" in k)
-    ]
+    dm_refs = [k for k in keys if k.startswith("page:") or (k.startswith("approval:") and "U" in k)]
     assert len(dm_targets) == len(dm_refs)  # each page and approval request: one DM
 
 
@@ -360,3 +358,84 @@ async def test_a_lane_whose_head_waits_does_not_make_the_worker_spin(harness: Ha
     assert drains <= 3
     rows = await harness.outbox()
     assert rows[0].status == "pending"  # still waiting for its retry, nothing lost
+
+
+async def test_the_rooms_posts_do_not_wait_for_its_edits(harness: Harness) -> None:
+    # Edits (card, checklists, DMs already posted, topic) order nothing: while every edit
+    # keeps failing, the room's thread lines still go out; the edits wait in the
+    # incident's edits lane and catch up, once each, when Slack answers again.
+    incident_id = await _submit(harness)
+    await harness.settle()
+    [incident] = await harness.incidents()
+    harness.fake.reset()
+    harness.fake.inject_failure("chat.update", status=500, times=10_000)
+    harness.fake.inject_failure("conversations.setTopic", status=500, times=10_000)
+    service = harness.bot.service
+    for n in range(3):
+        await service.post_update(
+            key=f"upd-{n}", incident_id=incident_id, actor="U01EOF0001", text=f"edits fail {n}"
+        )
+
+    def lines() -> list[str]:
+        return [
+            str(c.args["text"])
+            for c in harness.fake.calls_to("chat.postMessage")
+            if c.ok and c.args.get("thread_ts") == incident.card_ts
+        ]
+
+    def said() -> list[str]:
+        return [line for text in lines() for line in text.splitlines() if "edits fail" in line]
+
+    await harness.eventually(lambda: len(said()) == 3, within=15)
+    await harness.bot.delivery.wait_idle()  # the edits gave up for now (the client's patience)
+    rows = await harness.outbox()
+    assert all(r.status == "sent" for r in rows if r.ordering_key == f"room:{incident_id}")
+    waiting = [r for r in rows if r.ordering_key == f"edits:{incident_id}" and r.status != "sent"]
+    # Kept, in order, for a later attempt.
+    assert waiting
+    assert all(r.status == "pending" for r in waiting)
+    assert "chat.update" in str(waiting[0].last_error)
+    assert not [c for c in harness.fake.calls_to("chat.update") if c.ok]
+    harness.fake._failures.clear()  # Slack answers again
+    harness.clock.advance(timedelta(seconds=5))  # past the edits' backoff, before any deadline
+    await harness.settle()
+    assert all(r.status == "sent" for r in await harness.outbox())
+    card_edits = [
+        c
+        for c in harness.fake.calls_to("chat.update")
+        if c.ok and c.args.get("ts") == incident.card_ts
+    ]
+    assert len(card_edits) == 1  # the waiting edits of the card went out as one
+    assert incident.channel_id is not None
+    assert incident.card_ts is not None
+    card = harness.fake.workspace.find_message(incident.channel_id, incident.card_ts)
+    assert card is not None
+    assert card.text == card_edits[0].args["text"]
+
+
+async def test_a_room_batch_that_fails_hands_over_no_edits(harness: Harness) -> None:
+    # The edits row is written in the transaction that marks the room's rows sent: a
+    # batch that failed (and will be sent again) hands nothing over, so nothing is edited
+    # twice for it and nothing is lost.
+    incident_id = await _submit(harness)
+    await harness.settle()
+    [incident] = await harness.incidents()
+    assert incident.channel_id is not None
+    before = [r for r in await harness.outbox() if r.ordering_key == f"edits:{incident_id}"]
+    assert before
+    assert all(r.status == "sent" for r in before)
+    harness.fake.inject_failure(
+        "chat.postMessage", status=500, times=10_000, channel=incident.channel_id
+    )
+    await harness.bot.service.post_update(
+        key="upd-stuck", incident_id=incident_id, actor="U01EOF0001", text="stuck"
+    )
+    await harness.settle()
+    rows = await harness.outbox()
+    assert [r for r in rows if r.ordering_key == f"edits:{incident_id}"] == before
+    assert any(r.status == "pending" for r in rows if r.ordering_key == f"room:{incident_id}")
+    harness.fake._failures.clear()
+    await _deliver_all(harness)
+    after = [r for r in await harness.outbox() if r.ordering_key == f"edits:{incident_id}"]
+    assert len(after) == len(before) + 1
+    await _assert_in_order_once(harness, incident_id)

@@ -4,8 +4,9 @@ context (people named by e-mail resolved to Slack users)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ class Room:
     number: str
     posted: set[str] = field(default_factory=set)  # refs posted by this batch, as rendered
     invites: set[str] = field(default_factory=set)  # users to invite at the end of the batch
+    edited: set[tuple[str, str]] = field(default_factory=set)  # (channel, ts) edited already
 
     @property
     def id(self) -> int:
@@ -114,6 +116,16 @@ class EffectsBase:
             await self.remember(room, key, str(posted["channel"]), str(posted["ts"]))
         return bool(posted)
 
+    async def edit_once(
+        self, room: Room, ref: m.MessageRef, text: str, blocks: render.Blocks | None = None
+    ) -> None:
+        """Edit a posted message (best-effort) to what ``room`` says now, once a batch:
+        several events of one batch that change one message make one edit."""
+        if (ref.channel, ref.ts) in room.edited:
+            return
+        room.edited.add((ref.channel, ref.ts))
+        await best_effort(self.client.update_message(ref.channel, ref.ts, text, blocks))
+
     async def set_incident(self, room: Room, **values: Any) -> None:
         """Store columns of the incident row (its channel, its card's ts)."""
         async with self.sessions() as session, session.begin():
@@ -144,12 +156,7 @@ class EffectsBase:
 
     async def _resolve_people(self, state: IncidentState) -> dict[str, str]:
         refs = {p for role in state.matrix.roles for p in role.people if "@" in p}
-        found: dict[str, str] = {}
-        for ref in sorted(refs):
-            user = await self.client.user_id(ref)
-            if user is not None:
-                found[ref] = user
-        return found
+        return await self.client.resolve(sorted(refs))
 
 
 def channel_link(room: Room) -> str | None:
@@ -169,6 +176,15 @@ def _report_fields(row: m.Report) -> ReportFields:
         contact_phone=row.contact_phone,
         title=row.title,
     )
+
+
+async def gather_all(calls: Iterable[Awaitable[Any]]) -> None:
+    """Run calls side by side (they touch different messages or conversations); if any
+    failed, raise the first failure once all have finished, so the batch is retried."""
+    done = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def best_effort(call: Awaitable[Any]) -> Any:

@@ -111,29 +111,35 @@ class Series:
 # --- the room's digest --------------------------------------------------------------------
 
 
-async def refresh_digest(fx: EffectsBase, room: Room, events: Sequence[Event]) -> None:
-    """Post or edit the room's deadlines digest after a batch (once a batch).
-
-    A batch with deadline events may post (when the re-post interval has passed); any
-    other batch only edits a digest still running, so what is listed stays true.
-    """
-    news = any(folded(e) for e in events)
-    series = Series.of(room.refs.values(), f"digest:{room.id}")
-    if series.latest is None and not news:
+async def post_digest(fx: EffectsBase, room: Room, events: Sequence[Event]) -> None:
+    """Post the room's deadlines digest when a batch with deadline events finds the
+    re-post interval passed (the room's stream: a post keeps its place among the lines).
+    Every other change is an edit in place, the edits lane's (:func:`edit_digest`)."""
+    if not any(folded(e) for e in events):
         return
+    series = Series.of(room.refs.values(), f"digest:{room.id}")
     fresh = await fx.load(room.id)  # what is true now, after this batch's lines
     ctx = await fx.ctx(fresh)
     found = render.deadlines(fresh.state, ctx.now)
+    if not found or not series.repost_due(ctx.now, found.repeat, ROOM_FLOOR):
+        return
     channel, thread = room.row.channel_id, room.row.card_ts
     assert channel is not None
     text, blocks = render.digest_message(fresh.state, found, ctx)
+    posted = await fx.client.post_message(channel, text, blocks, thread_ts=thread)
+    await fx.remember(room, series.post_key(ctx.now), channel, str(posted["ts"]))
+
+
+async def edit_digest(fx: EffectsBase, room: Room, current: set[str]) -> None:
+    """Keep the running digest true in place (what is listed, how late); say when nothing
+    is listed any more, which ends the series. ``current``: refs posted from this state."""
+    series = Series.of(room.refs.values(), f"digest:{room.id}")
     latest = series.latest
-    if found and news and series.repost_due(ctx.now, found.repeat, ROOM_FLOOR):
-        posted = await fx.client.post_message(channel, text, blocks, thread_ts=thread)
-        await fx.remember(room, series.post_key(ctx.now), channel, str(posted["ts"]))
+    if latest is None or latest.ref.key in current:
         return
-    if latest is None:
-        return  # nothing listed, nothing posted: no digest yet
+    ctx = await fx.ctx(room)
+    found = render.deadlines(room.state, ctx.now)
+    text, blocks = render.digest_message(room.state, found, ctx)
     await fx.client.update_message(latest.ref.channel, latest.ref.ts, text, blocks)
     if not found:
         await fx.remember(room, series.end_key(), latest.ref.channel, "")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from epbot.adapters.slack.effects import channel, digest, people, reports, room
-from epbot.adapters.slack.effects.common import EffectsBase, Event, Room
+from epbot.adapters.slack.effects.common import EffectsBase, Event, Room, gather_all
 from epbot.domain.audience import Audience, AudienceKind
 from epbot.domain.incident import EventKind
 from epbot.domain.playbook import StageId
@@ -14,20 +13,27 @@ from epbot.domain.playbook import StageId
 RoomHandler = Callable[[EffectsBase, Room, Event], Awaitable[None]]
 PersonHandler = Callable[[EffectsBase, Room, Event, str | None], Awaitable[None]]
 
-# Room-side effects by event kind (beyond the thread line and the card, which every
-# event gets); person-side effects post the DMs a person must act on.
+# Room-side effects by event kind that post in the incident channel (beyond the thread
+# line, which every event gets).
 ROOM_HANDLERS: dict[EventKind, RoomHandler] = {
+    EventKind.APPROVAL_REQUESTED: room.approval_requested,
+}
+# What the room's stream hands to the incident's edits lane: edits of messages already
+# posted (a page DM acknowledged, an approval decided, a unit's notice confirmed, every
+# page ended) and invitations. They order nothing, so no post of the room waits for them.
+EDIT_HANDLERS: dict[EventKind, RoomHandler] = {
     EventKind.PAGED: room.page_room,
+    EventKind.STEP_REASSIGNED: room.reassigned,
     EventKind.PAGE_ACKNOWLEDGED: people.on_page_changed,
     EventKind.PAGE_TIMED_OUT: people.on_page_changed,
-    EventKind.APPROVAL_REQUESTED: room.approval_requested,
     EventKind.APPROVAL_DECIDED: people.on_approval_changed,
     EventKind.APPROVAL_EXPIRED: people.on_approval_changed,
-    EventKind.STEP_REASSIGNED: room.reassigned,
     EventKind.RECEIPT_CONFIRMED: reports.receipt_changed,
     EventKind.CANCELLED: reports.pages_end,
     EventKind.RESOLVED: reports.pages_end,
 }
+# Collect the people to invite before the invitations go out (one call a batch).
+_INVITES = frozenset({EventKind.PAGED, EventKind.STEP_REASSIGNED})
 PERSON_HANDLERS: dict[EventKind, PersonHandler] = {
     EventKind.PAGED: people.page_dm,
     EventKind.APPROVAL_REQUESTED: people.approval_dm,
@@ -38,9 +44,6 @@ PERSON_HANDLERS: dict[EventKind, PersonHandler] = {
     EventKind.STEP_SNOOZED: people.confirmation_dm,
     EventKind.STEP_ON_IT: people.confirmation_dm,
 }
-# Room-side effects that post in the incident channel themselves: the thread lines decided
-# before them go out first, so the channel reads in the engine's order.
-_POSTS_IN_CHANNEL = frozenset({EventKind.APPROVAL_REQUESTED})
 # What a unit's channel is told (the plan's notices, reports to units, late 回执).
 CHANNEL_KINDS = frozenset(
     {EventKind.BROADCAST, EventKind.RECEIPT_OVERDUE, *(EventKind(k) for k in reports.REPORT_KINDS)}
@@ -62,16 +65,22 @@ class SlackEffects(EffectsBase):
 
     async def deliver(
         self, incident_id: int, audience: Audience, rows: Sequence[tuple[int, Event]]
-    ) -> None:
-        """Deliver consecutive rows of one lane (oldest first) for one incident.
+    ) -> Event | None:
+        """Deliver consecutive rows of one lane (oldest first) for one incident; return what
+        the room's rows hand to the edits lane (None for any other lane).
 
-        The room's card and checklists are refreshed once at the end, not once per row:
+        The room's card and checklists are refreshed once a batch, not once per row:
         several pending edits of one message go out as one.
         """
         loaded = await self.load(incident_id)
         kind = audience.kind
-        if kind in (AudienceKind.ROOM, AudienceKind.ALL):
-            await self._to_room(loaded, rows, everyone=kind is AudienceKind.ALL)
+        if kind is AudienceKind.ROOM:
+            return await self._to_room(loaded, rows, everyone=False)
+        if kind is AudienceKind.ALL:  # a row from before lanes: its edits at once
+            edits = await self._to_room(loaded, rows, everyone=True)
+            await self._edit(await self.load(incident_id), [edits])
+        elif kind is AudienceKind.EDITS:
+            await self._edit(loaded, [event for _, event in rows])
         elif kind is AudienceKind.PERSON:
             reminders = False
             for _, event in rows:
@@ -84,10 +93,13 @@ class SlackEffects(EffectsBase):
         elif kind is AudienceKind.CHANNEL:
             for _, event in rows:
                 await self._to_channel(loaded, event, audience.target)
+        return None
 
     async def _to_room(
         self, loaded: Room, rows: Sequence[tuple[int, Event]], *, everyone: bool
-    ) -> None:
+    ) -> Event:
+        """The room's posts in order (channel, card, checklists, thread lines, digest,
+        closing report); return the edits they leave for the edits lane."""
         await room.ensure_room(self, loaded)
         stages: set[StageId] = set()
         lines: list[room.Line] = []
@@ -95,10 +107,9 @@ class SlackEffects(EffectsBase):
             kind = _kind(event)
             handler = ROOM_HANDLERS.get(kind) if kind is not None else None
             if handler is not None:
-                if event.get("kind") in _POSTS_IN_CHANNEL:
-                    await room.post_lines(self, loaded, lines)  # what came before stays before
+                await room.post_lines(self, loaded, lines)  # what came before stays before
                 await handler(self, loaded, event)
-            if everyone:  # a row from before lanes: every audience's effects in the room's
+            if everyone:
                 await self._to_people(loaded, event, None)
                 await self._to_channel(loaded, event, None)
             line = await room.thread_line(self, loaded, row_id, event)
@@ -107,21 +118,52 @@ class SlackEffects(EffectsBase):
             stages |= room.affected_stages(loaded, event)
         await room.post_lines(self, loaded, lines)
         events = [event for _, event in rows]
-        await digest.refresh_digest(self, loaded, events)  # may post: after the lines
-        # Edits and invites touch no message order: send them side by side.
-        done = await asyncio.gather(
-            room.refresh(self, loaded, stages),
-            room.flush_invites(self, loaded),
-            digest.refresh_reminders(self, loaded, events),
-            return_exceptions=True,
-        )
-        for outcome in done:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        for _, event in rows:
+        await digest.post_digest(self, loaded, events)  # after the lines
+        for event in events:
             end = room.ending(event)
             if end is not None:
                 await room.closing_report(self, loaded, end)
+        return {
+            "kind": "room_edits",
+            "events": events,
+            "stages": sorted(s.value for s in stages),
+            "posted": sorted(loaded.posted),
+            "version": loaded.row.version,
+        }
+
+    async def _edit(self, loaded: Room, batch: Sequence[Event]) -> None:
+        """The edits lane: every message the room's batches changed, brought up to date
+        side by side (each message once), and the invitations in one call."""
+        events = [e for edits in batch for e in edits.get("events") or ()]
+        stages = {StageId(s) for edits in batch for s in edits.get("stages") or ()}
+        # A message the room posted from the state that is still current needs no edit.
+        current = {
+            str(key)
+            for edits in batch
+            if edits.get("version") == loaded.row.version
+            for key in edits.get("posted") or ()
+        }
+        edits_now: list[Awaitable[None]] = []
+        for event in events:
+            kind = _kind(event)
+            handler = EDIT_HANDLERS.get(kind) if kind is not None else None
+            if handler is None:
+                continue
+            if kind in _INVITES:
+                await handler(self, loaded, event)  # collects; flush_invites sends
+            else:
+                edits_now.append(handler(self, loaded, event))
+        ends = [end for end in map(room.ending, events) if end is not None]
+        await gather_all(
+            [
+                room.keep_channel(self, loaded, ends),
+                room.refresh(self, loaded, stages, current),
+                room.flush_invites(self, loaded),
+                digest.edit_digest(self, loaded, current),
+                digest.refresh_reminders(self, loaded, events),
+                *edits_now,
+            ]
+        )
 
     async def _to_people(self, loaded: Room, event: Event, person: str | None) -> None:
         kind = _kind(event)

@@ -12,7 +12,6 @@ from epbot.adapters.slack.effects.common import (
     EffectsBase,
     Event,
     Room,
-    best_effort,
     channel_link,
 )
 from epbot.domain import incident as dom
@@ -74,12 +73,10 @@ async def page_changed(fx: EffectsBase, room: Room, page_key: str) -> None:
     user = page.person if "@" not in page.person else await fx.client.user_id(page.person)
     ctx = await fx.ctx(room, await fx.client.locale(user) if user else None)
     text, blocks = render.page_message(room.state, page, ctx, channel_link=channel_link(room))
-    await best_effort(fx.client.update_message(ref.channel, ref.ts, text, blocks))
+    await fx.edit_once(room, ref, text, blocks)
 
 
-async def _catch_up(
-    fx: EffectsBase, room: Room, update: Callable[[Room], Awaitable[None]]
-) -> None:
+async def _catch_up(fx: EffectsBase, room: Room, update: Callable[[Room], Awaitable[None]]) -> None:
     """A DM was rendered from the state loaded before it was posted; if the incident
     moved on meanwhile (the room's stream could not edit a message not yet posted),
     edit it to what is true now, so no stale button stays live."""
@@ -124,7 +121,7 @@ async def approval_changed(fx: EffectsBase, room: Room, key: str) -> None:
             locale = None if user == "thread" else await fx.client.locale(user)
             ctx = await fx.ctx(room, locale)
             text, blocks = render.approval_message(room.state, approval, ctx)
-            await best_effort(fx.client.update_message(ref.channel, ref.ts, text, blocks))
+            await fx.edit_once(room, ref, text, blocks)
 
 
 async def reminder_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:

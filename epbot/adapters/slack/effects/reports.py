@@ -28,7 +28,6 @@ from epbot.adapters.slack.effects.common import (
     EffectsBase,
     Event,
     Room,
-    best_effort,
     channel_link,
 )
 from epbot.adapters.slack.effects.people import page_changed
@@ -76,9 +75,7 @@ async def report_post(fx: EffectsBase, room: Room, event: Event, only: str | Non
         await fx.post_and_remember(room, key, str(channel), text, blocks)
 
 
-async def progress_prompt_dm(
-    fx: EffectsBase, room: Room, event: Event, person: str | None
-) -> None:
+async def progress_prompt_dm(fx: EffectsBase, room: Room, event: Event, person: str | None) -> None:
     """The 续报 prompt to the commander, with its button."""
     commander = str((event.get("data") or {}).get("commander") or "")
     if not commander or (person is not None and person != commander):
@@ -92,9 +89,7 @@ async def progress_prompt_dm(
     await fx.post_and_remember(room, key, user, text, blocks)
 
 
-async def receipt_nudge(
-    fx: EffectsBase, room: Room, event: Event, only: str | None
-) -> None:
+async def receipt_nudge(fx: EffectsBase, room: Room, event: Event, only: str | None) -> None:
     """A late receipt: a reminder under the notice in the unit's channel."""
     data = event.get("data") or {}
     channel = str(data.get("channel") or "")
@@ -119,7 +114,7 @@ async def receipt_changed(fx: EffectsBase, room: Room, event: Event) -> None:
     notice = {"kind": "broadcast", "data": _broadcast_data(room, str(data.get("step")))}
     ctx = await fx.ctx(room)
     text, blocks = receipt_render.broadcast_message(room.state, notice, ctx, channel)
-    await best_effort(fx.client.update_message(ref.channel, ref.ts, text, blocks))
+    await fx.edit_once(room, ref, text, blocks)
 
 
 def _broadcast_data(room: Room, step_id: str) -> dict[str, Any]:

@@ -11,7 +11,13 @@ from epbot.adapters.db import repository as repo
 from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure
 from epbot.adapters.slack.effects import digest
-from epbot.adapters.slack.effects.common import EffectsBase, Event, Room, best_effort
+from epbot.adapters.slack.effects.common import (
+    EffectsBase,
+    Event,
+    Room,
+    best_effort,
+    gather_all,
+)
 from epbot.domain.incident import IncidentState
 from epbot.domain.playbook import STAGE_ORDER, StageId
 
@@ -30,11 +36,9 @@ class Line:
 
 
 async def ensure_room(fx: EffectsBase, room: Room) -> None:
-    """Channel, pinned card, one checklist per started stage, topic, announcement.
-
-    What people read and act on (card, checklists) comes first; the pin and the topic,
-    whose methods have the tightest rate tier, come after.
-    """
+    """Channel, pinned card and one checklist per started stage: the posts later lines are
+    threaded under. The pin, topic, announcement and invitations are the edits lane's
+    (:func:`keep_channel`), so no post waits for their tight rate tiers."""
     if room.row.channel_id is None:
         await _create_channel(fx, room)
     channel = room.row.channel_id
@@ -53,33 +57,47 @@ async def ensure_room(fx: EffectsBase, room: Room) -> None:
             text, blocks = render.stage_checklist(room.state, stage_id, ctx)
             posted = await fx.client.post_message(channel, text, blocks)
             await fx.remember(room, key, channel, str(posted["ts"]))
-    if f"invite:{room.id}:reporter" not in room.refs:
-        reporter = await fx.client.user_id(room.state.reporter)
-        if reporter is not None:
-            room.invites.add(reporter)
-    if f"pin:{room.id}" not in room.refs:
-        await best_effort(fx.client.pin(channel, room.row.card_ts))
-        await fx.remember(room, f"pin:{room.id}", channel, room.row.card_ts)
-    # The topic names the stage, so it is set again (once) whenever the status moves.
-    topic_key = f"topic:{room.id}:{room.state.status.value}"
-    if topic_key not in room.refs:
-        await best_effort(fx.client.set_topic(channel, render.channel_topic(room.state, ctx)))
-        await fx.remember(room, topic_key, channel, "")
-    await _announce(fx, room, channel, ctx)
 
 
-async def _announce(
-    fx: EffectsBase, room: Room, channel: str, ctx: render.RenderContext
-) -> None:
+async def keep_channel(fx: EffectsBase, room: Room, ends: list[str]) -> None:
+    """The announcement kept current in place and, when the incident ended (``ends``), its
+    one-line summary after it; side by side, the card pinned and the topic naming the
+    stage (their methods have the tightest tiers: the announcement, which people read,
+    does not wait for them)."""
+    channel = room.row.channel_id
+    card = room.row.card_ts
+    if channel is None or card is None:
+        return  # the room's stream has not posted the card yet: it hands edits over after
+    ctx = await fx.ctx(room)
+
+    async def announce() -> None:
+        await _announce(fx, room, channel, ctx)
+        for end in ends:
+            await closing_summary(fx, room, end)
+
+    async def pin() -> None:
+        if f"pin:{room.id}" not in room.refs:
+            await best_effort(fx.client.pin(channel, card))
+            await fx.remember(room, f"pin:{room.id}", channel, card)
+
+    async def topic() -> None:
+        # The topic names the stage, so it is set again (once) whenever the status moves.
+        key = f"topic:{room.id}:{room.state.status.value}"
+        if key not in room.refs:
+            await best_effort(fx.client.set_topic(channel, render.channel_topic(room.state, ctx)))
+            await fx.remember(room, key, channel, "")
+
+    await gather_all([announce(), pin(), topic()])
+
+
+async def _announce(fx: EffectsBase, room: Room, channel: str, ctx: render.RenderContext) -> None:
     """The incident in the announcement channel, linking its channel; kept current in place
     (stage, resolved, cancelled), once per status, like the topic."""
     announced = f"announce:{room.id}:{room.state.status.value}"
     if fx.incidents_channel and f"announce:{room.id}" not in room.refs:
         text, _ = render.incident_card(room.state, room.report, ctx)
         link = f"<#{channel}>"
-        posted = await best_effort(
-            fx.client.post_message(fx.incidents_channel, f"{text} → {link}")
-        )
+        posted = await best_effort(fx.client.post_message(fx.incidents_channel, f"{text} → {link}"))
         ts = str(posted["ts"]) if posted else ""
         # chat.update needs the channel's id, which the post answers with.
         where = str(posted.get("channel") or fx.incidents_channel) if posted else ""
@@ -156,9 +174,11 @@ def invite(room: Room, user: str) -> None:
 
 
 async def flush_invites(fx: EffectsBase, room: Room) -> None:
-    """Invite the batch's invitees in one call, and remember each."""
+    """Invite the batch's invitees (and the reporter, once) in one call, and remember each."""
     channel = room.row.channel_id
     reporter = await fx.client.user_id(room.state.reporter)
+    if reporter is not None and f"invite:{room.id}:reporter" not in room.refs:
+        room.invites.add(reporter)
     users = sorted(u for u in room.invites if f"invite:{room.id}:{u}" not in room.refs)
     if channel is None or not users:
         return
@@ -228,24 +248,25 @@ def affected_stages(room: Room, event: Event) -> set[StageId]:
     return set()
 
 
-async def refresh(fx: EffectsBase, room: Room, stages: set[StageId]) -> None:
-    """Bring the pinned card and the affected checklists up to date (once a batch)."""
+async def refresh(fx: EffectsBase, room: Room, stages: set[StageId], current: set[str]) -> None:
+    """Bring the pinned card and the affected checklists up to date, side by side (they are
+    different messages); ``current`` are those the room's stream posted from this very
+    version, which need no edit."""
     channel = room.row.channel_id
-    assert channel is not None
-    assert room.row.card_ts is not None
-    fresh = await fx.load(room.id)  # what is true now, after this batch's posts
-    # A message this batch posted from the same version is already current.
-    current = room.posted if fresh.row.version == room.row.version else set()
-    ctx = await fx.ctx(fresh)
+    if channel is None or room.row.card_ts is None:
+        return
+    ctx = await fx.ctx(room)
+    edits = []
     if f"card:{room.id}" not in current:
-        text, blocks = render.incident_card(fresh.state, fresh.report, ctx)
-        await fx.client.update_message(channel, room.row.card_ts, text, blocks)
+        text, blocks = render.incident_card(room.state, room.report, ctx)
+        edits.append(fx.client.update_message(channel, room.row.card_ts, text, blocks))
     for stage_id in [s for s in STAGE_ORDER if s in stages]:
         key = f"checklist:{room.id}:{stage_id.value}"
-        ref = fresh.refs.get(key)
+        ref = room.refs.get(key)
         if ref is not None and key not in current:
-            text, blocks = render.stage_checklist(fresh.state, stage_id, ctx)
-            await fx.client.update_message(ref.channel, ref.ts, text, blocks)
+            text, blocks = render.stage_checklist(room.state, stage_id, ctx)
+            edits.append(fx.client.update_message(ref.channel, ref.ts, text, blocks))
+    await gather_all(edits)
 
 
 def _started_stages(state: IncidentState) -> list[StageId]:
@@ -266,8 +287,8 @@ def ending(event: dict[str, Any]) -> str | None:
 
 
 async def closing_report(fx: EffectsBase, room: Room, end: str) -> None:
-    """The closing report in the incident channel; a one-line summary in the announcement
-    channel. Each is remembered, so a retried row posts neither twice."""
+    """The closing report in the incident channel (its summary in the announcement channel
+    is the edits lane's: :func:`closing_summary`). Remembered, so a retry posts it once."""
     channel = room.row.channel_id
     assert channel is not None
     ctx = await fx.ctx(room)
@@ -282,9 +303,14 @@ async def closing_report(fx: EffectsBase, room: Room, end: str) -> None:
         text, blocks = render.closing_report_message(room.state, room.report, timeline, ctx)
         posted = await fx.client.post_message(channel, text, blocks)
         await fx.remember(room, key, channel, str(posted["ts"]))
-    announce = f"{key}:announce"
-    if fx.incidents_channel and announce not in room.refs:
-        text = render.closing_summary(room.state, room.report, ctx)
-        posted = await best_effort(fx.client.post_message(fx.incidents_channel, text))
-        where = str(posted["channel"]) if posted else fx.incidents_channel
-        await fx.remember(room, announce, where, str(posted["ts"]) if posted else "")
+
+
+async def closing_summary(fx: EffectsBase, room: Room, end: str) -> None:
+    """A one-line summary of the ended incident in the announcement channel, once."""
+    announce = f"closing:{room.id}:{end}:announce"
+    if not fx.incidents_channel or announce in room.refs:
+        return
+    text = render.closing_summary(room.state, room.report, await fx.ctx(room))
+    posted = await best_effort(fx.client.post_message(fx.incidents_channel, text))
+    where = str(posted["channel"]) if posted else fx.incidents_channel
+    await fx.remember(room, announce, where, str(posted["ts"]) if posted else "")

@@ -11,6 +11,7 @@ from epbot.adapters.slack import render as r
 from epbot.adapters.slack.effects.digest import DEADLINE_KINDS
 from epbot.adapters.slack.effects.dispatch import (
     CHANNEL_KINDS,
+    EDIT_HANDLERS,
     NO_SLACK_EFFECT,
     PERSON_HANDLERS,
     ROOM_HANDLERS,
@@ -44,20 +45,20 @@ def _template_kinds() -> set[str]:
 
 
 def test_every_event_kind_has_a_slack_effect_or_says_it_has_none(library: PlaybookSet) -> None:
-    handled = {*ROOM_HANDLERS, *PERSON_HANDLERS, *CHANNEL_KINDS, *DEADLINE_KINDS}
+    handled = {*ROOM_HANDLERS, *EDIT_HANDLERS, *PERSON_HANDLERS, *CHANNEL_KINDS, *DEADLINE_KINDS}
     shown = handled | _thread_line_kinds(library) | _template_kinds()
     missing = {k for k in EventKind if k not in shown and k not in NO_SLACK_EFFECT}
     assert not missing, f"event kinds with no Slack effect and not declared so: {missing}"
 
 
 def test_a_kind_declared_without_effect_really_has_none(library: PlaybookSet) -> None:
-    handled = {*ROOM_HANDLERS, *PERSON_HANDLERS, *CHANNEL_KINDS, *DEADLINE_KINDS}
+    handled = {*ROOM_HANDLERS, *EDIT_HANDLERS, *PERSON_HANDLERS, *CHANNEL_KINDS, *DEADLINE_KINDS}
     assert not (set(NO_SLACK_EFFECT) & handled)
     assert not (set(NO_SLACK_EFFECT) & _thread_line_kinds(library))
 
 
 def test_the_tables_are_keyed_by_the_domains_enum() -> None:
-    for table in (ROOM_HANDLERS, PERSON_HANDLERS):
+    for table in (ROOM_HANDLERS, EDIT_HANDLERS, PERSON_HANDLERS):
         assert all(isinstance(kind, EventKind) for kind in table)
     assert all(isinstance(kind, EventKind) for kind in CHANNEL_KINDS)
     assert dom.EventKind is EventKind
