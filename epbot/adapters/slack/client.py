@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 
 Blocks = Sequence[dict[str, Any]]
 
-BACKOFF_START = 0.5  # seconds before the first retry of a failed call (then doubled)
+BACKOFF_START = 0.5  # seconds before the first retry of a failed call (then grown)
+# Each further retry waits half as long again: a 5xx is most often a blip, and a call that
+# failed three times in a row is back in about 1.7 s (doubling took 2.6 s); in a long outage
+# a call is still asked only about nine times in its 30 s of patience (doubling: seven).
+BACKOFF_GROWTH = 1.5
 BACKOFF_CAP = 30.0
 INTERACTIVE_PATIENCE = 2.5  # a trigger_id lives 3 s: views.open cannot wait longer
 
@@ -74,7 +78,8 @@ class SlackClient:
     Every call goes through one path (:meth:`_run`): it waits for its slot in the
     :class:`~epbot.adapters.slack.pacing.Pacer`, and retries only itself, at once and
     briefly: a 429 pauses its method (or channel) for ``Retry-After``; a 5xx, timeout or
-    connection error is retried with jittered backoff from about 0.5 s, capped at 30 s,
+    connection error is retried with jittered backoff from about 0.5 s (growing by half
+    each time), capped at 30 s,
     for at most ``patience`` seconds. Past that the failure goes to the caller (the
     delivery worker keeps the row and frees the worker). No SDK retry handler sleeps
     inside a worker.
@@ -140,7 +145,7 @@ class SlackClient:
                 else:
                     # "Equal jitter": half the backoff, plus up to the other half at random.
                     wait = backoff / 2 + random.uniform(0, backoff / 2)
-                    backoff = min(backoff * 2, BACKOFF_CAP)
+                    backoff = min(backoff * BACKOFF_GROWTH, BACKOFF_CAP)
                 if time.monotonic() + wait > deadline:
                     raise failure from exc
                 log.debug("%s failed (%s); retrying in %.2fs", method, failure.error, wait)

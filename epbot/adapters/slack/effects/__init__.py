@@ -5,11 +5,14 @@ The worker (``delivery.py``) hands over rows of one lane to :class:`SlackEffects
 (``room``: channel, topic, pinned card, checklists, thread, announcement and the closing
 report), a person (``people``: the page or approval request in their DM), or a unit's
 channel (``channel``: a broadcast); the plan's reports and receipts reach all three
-(``reports``). Deadlines (reminders, overdue notices, nudges) are one digest in the room
-and one DM per person (``digest``), not a message each. Messages are rendered from the
-incident's *current* state, so a late or retried delivery shows what is true now. Every
-call that creates something is remembered in ``message_ref`` (or on the incident row)
-before the next one (``common``), so a retried row never posts twice.
+(``reports``). The room's lane only posts; what its batches change in messages already
+posted (card, checklists, DMs, notices, topic, announcement) and its invitations are the
+incident's edits lane's, so no post waits for an edit. Deadlines (reminders, overdue
+notices, nudges) are one digest in the room and one DM per person (``digest``), not a
+message each. Messages are rendered from the incident's *current* state, so a late or
+retried delivery shows what is true now. Every call that creates something is remembered
+in ``message_ref`` (or on the incident row) before the next one (``common``), so a
+retried row never posts twice.
 """
 
 from epbot.adapters.slack.effects.dispatch import SlackEffects

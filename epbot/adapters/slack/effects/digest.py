@@ -172,7 +172,7 @@ async def reminder_dm(fx: EffectsBase, room: Room, person: str) -> None:
 async def refresh_reminders(fx: EffectsBase, room: Room, events: Sequence[Event]) -> None:
     """Edit the reminder DMs still running whose person's steps this batch changed (or
     all of them when the incident's status moved), so no DM tells of a deadline already
-    met. The room's stream does it, as it does for the page DMs."""
+    met. The edits lane does it, as it does for the page DMs."""
     people = _people_touched(room, events)
     if people is not None and not people:
         return
