@@ -110,6 +110,7 @@ class SlackClient:
         self._ids: dict[str, str | None] = {}  # person ref -> user id
         self._lookups: dict[str, asyncio.Future[str | None]] = {}  # ref -> lookup under way
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
+        self._infos: dict[str, asyncio.Future[dict[str, Any]]] = {}  # users.info under way
 
     async def _run(
         self,
@@ -314,7 +315,7 @@ class SlackClient:
         if lookup is None:
             lookup = asyncio.ensure_future(self._lookup(ref))
             self._lookups[ref] = lookup
-            lookup.add_done_callback(lambda done: self._forget_lookup(ref, done))
+            lookup.add_done_callback(lambda done: _forget(self._lookups, ref, done))
         # One caller giving up (a cancelled delivery) must not cancel the others' lookup.
         return await asyncio.shield(lookup)
 
@@ -327,11 +328,6 @@ class SlackClient:
             if isinstance(outcome, BaseException):
                 raise outcome
         return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
-
-    def _forget_lookup(self, ref: str, done: asyncio.Future[str | None]) -> None:
-        self._lookups.pop(ref, None)
-        if not done.cancelled():
-            done.exception()  # its callers re-raise it; nobody left waiting is no error
 
     async def warm(self, refs: Sequence[str]) -> None:
         """Look people up ahead of need (the responsibility matrix, at start): the first
@@ -359,10 +355,19 @@ class SlackClient:
         return self._ids[ref]
 
     async def user_info(self, user_id: str) -> dict[str, Any]:
-        """users.info (with locale), cached; {} when Slack does not know the user."""
+        """users.info (with locale), cached; {} when Slack does not know the user. Callers
+        asking while it is being asked wait for that one call (a person's burst of clicks)."""
         cached = self._users.get(user_id)
         if cached is not None:
             return cached
+        asking = self._infos.get(user_id)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask_user(user_id))
+            self._infos[user_id] = asking
+            asking.add_done_callback(lambda done: _forget(self._infos, user_id, done))
+        return await asyncio.shield(asking)
+
+    async def _ask_user(self, user_id: str) -> dict[str, Any]:
         try:
             data = await self._run(
                 "users.info", lambda: self.web.users_info(user=user_id, include_locale=True)
@@ -408,6 +413,13 @@ class SlackClient:
             if email is not None and email.lower() in emails:
                 return emails[email.lower()]
         return user_id
+
+
+def _forget(pending: dict[str, Any], key: str, done: asyncio.Future[Any]) -> None:
+    """A shared look-up ended: the next caller asks afresh (or reads the cache)."""
+    pending.pop(key, None)
+    if not done.cancelled():
+        done.exception()  # its callers re-raise it; nobody left waiting is no error
 
 
 def _locale_of(info: dict[str, Any], default: str) -> str:

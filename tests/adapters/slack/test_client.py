@@ -103,6 +103,15 @@ async def test_people_asked_for_at_once_are_looked_up_once_each(fake: FakeSlack)
     assert len(fake.calls_to("users.lookupByEmail")) == 6  # one per person, not 24
 
 
+async def test_a_persons_requests_at_once_ask_users_info_once(fake: FakeSlack) -> None:
+    # A burst of one person's clicks looks their locale up after each ack: one call.
+    fake.latency = 0.05
+    user = fake.workspace.add_user("pm", email="pm@vendor.example.com", locale="en-US")
+    slack = client(fake)
+    assert await asyncio.gather(*(slack.locale(user.id) for _ in range(10))) == ["en"] * 10
+    assert len(fake.calls_to("users.info")) == 1
+
+
 async def test_a_lookup_one_caller_gave_up_on_still_answers_the_others(fake: FakeSlack) -> None:
     fake.latency = 0.2
     user = fake.workspace.add_user("pm", email="pm@vendor.example.com")
