@@ -156,10 +156,33 @@ async def start(
 ) -> Running:
     fake = FakeSlack(rate_limits=rate_limits, latency=latency, hang_seconds=5)
     await fake.start()
+    bot = await build_bot(
+        fake.url,
+        fake.bot_token,
+        database_url=database_url,
+        workers=workers,
+        pacing=pacing,
+        clock=clock,
+    )
+    general = seed(fake, bot)
+    url, runner, http = await serve(bot)
+    return Running(fake, bot, url, runner, http, general)
+
+
+async def build_bot(
+    api_url: str,
+    token: str,
+    *,
+    database_url: str | None = None,
+    workers: int = 32,
+    pacing: bool = True,
+    clock: Clock | None = None,
+) -> Bot:
+    """The real bot on embedded playbooks, talking to the Web API at ``api_url``."""
     settings = Settings(
-        slack_bot_token=SecretStr(fake.bot_token),
+        slack_bot_token=SecretStr(token),
         slack_signing_secret=SecretStr(SECRET),
-        slack_api_url=fake.url,
+        slack_api_url=api_url,
         database_url=database_url or sqlite_url(),
         playbooks_dir=ROOT / "playbooks",
         matrix=ROOT / "playbooks" / "matrix.yaml",
@@ -168,15 +191,17 @@ async def start(
         delivery_workers=workers,
         slack_pacing=pacing,
     )
-    bot = await build(settings, clock=clock, slack_timeout=10)
-    general = seed(fake, bot)
+    return await build(settings, clock=clock, slack_timeout=10)
+
+
+async def serve(bot: Bot) -> tuple[str, web.AppRunner, aiohttp.ClientSession]:
+    """Start the bot's web app on a free port: its events URL, runner and a client."""
     runner = web.AppRunner(bot.web())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    http = aiohttp.ClientSession()
-    return Running(fake, bot, f"http://127.0.0.1:{port}{EVENTS_PATH}", runner, http, general)
+    return f"http://127.0.0.1:{port}{EVENTS_PATH}", runner, aiohttp.ClientSession()
 
 
 def note(text: str) -> None:

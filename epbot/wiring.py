@@ -95,6 +95,7 @@ class Bot:
         return application
 
     async def start(self, *, poll_interval: float = 5.0) -> None:
+        self.client.keep_alive()
         self.timers.start()
         # Bolt asks auth.test before the first request's ack unless it already knows the
         # answer: ask it now, in the background (and again until Slack answers).
@@ -142,6 +143,7 @@ class Bot:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.delivery.wait_idle(), grace)
         await self.delivery.stop()
+        await self.client.close()
         await self.engine.dispose()
 
 

@@ -157,6 +157,25 @@ class SlackClient:
             data = response.data
             return data if isinstance(data, dict) else {}
 
+    def keep_alive(self) -> None:
+        """Reuse connections to Slack until :meth:`close` (the serving bot's lifetime).
+
+        Without a session of its own, slack_sdk opens a new connection (and, to Slack, a new
+        TLS handshake) for every call and closes it after: on the worst day that is a
+        handshake before every retry and every message.
+        """
+        session = self.web.session
+        if session is None or session.closed:
+            self.web.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.web.timeout)
+            )
+
+    async def close(self) -> None:
+        """Close the kept-alive connections (calls after this open their own again)."""
+        session, self.web.session = self.web.session, None
+        if session is not None and not session.closed:
+            await session.close()
+
     def _observe(self, method: str, outcome: str, started: float) -> None:
         if self.metrics is not None:
             self.metrics.observe(method, outcome, time.monotonic() - started)
