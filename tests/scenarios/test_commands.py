@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from epbot.domain.incident import FINISHED_STEP, Status, StepStatus
 from tests.scenarios.conftest import REPORTER, Harness, report_values
@@ -256,3 +259,17 @@ async def test_home_shows_my_open_steps_and_pending_approvals(harness: Harness) 
     await harness.event({"type": "app_home_opened", "user": LEADER, "tab": "messages"})
     await harness.settle()
     assert harness.fake.calls_to("views.publish")[before:] == []
+
+
+async def test_a_rate_limited_modal_says_when_to_try_again(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Slack answers views.open with 429 and a Retry-After longer than a trigger lives: the
+    # person is told Slack is busy and when to try again, not that epbot failed.
+    harness.fake.inject_failure("views.open", status=429, times=1, retry_after=30)
+    with caplog.at_level(logging.INFO):
+        await harness.command("db-crash")
+        [reply] = await harness.eventually(lambda: harness.fake.calls_to("response_url"))
+    assert "Slack is limiting requests" in reply.args["text"]
+    assert "about 30 s." in reply.args["text"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

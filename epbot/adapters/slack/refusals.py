@@ -9,12 +9,14 @@ incident's timeline (``event.j2``), so the two never say different things.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from epbot.adapters.slack import alert_render
+from epbot.adapters.slack.client import CallFailure
 from epbot.adapters.slack.mrkdwn import escape
 from epbot.domain.errors import DomainError
 from epbot.services.alerts import AlertProblem
@@ -26,6 +28,10 @@ _ALERT_WORDS = {
     "declared": "declared_already",
     "reason_required": "reason_required",
 }
+
+
+# Web API failures that only mean "not now": our pacing, or Slack's 429.
+_BUSY = frozenset({"paced", "ratelimited"})
 
 
 class Unsupported(Exception):
@@ -73,6 +79,10 @@ def explain(error: BaseException, locale: str) -> str | None:
         return message("unknown_playbook", {"name": error.name}, locale)
     if isinstance(error, Unsupported):
         return message("unsupported", {}, locale)
+    if isinstance(error, CallFailure) and error.error in _BUSY:
+        # Slack's rate limit (or ours, kept to stay inside it): say when to try again.
+        seconds = max(1, math.ceil(error.retry_after or 1))
+        return message("slack_busy", {"seconds": seconds}, locale)
     if isinstance(error, AlertProblem):
         words = alert_render.texts(locale)
         text = words[_ALERT_WORDS.get(error.code, "unknown")]

@@ -141,3 +141,15 @@ def test_an_older_refusal_row_still_reads(library: PlaybookSet) -> None:
     event = {"kind": "refused", "actor": "U0ACTOR", "at": NOW.isoformat(), "data": data}
     assert "旧的&lt;" in (r.event_text(state, event, context("zh-CN")) or "")
     assert "old &lt;" in (r.event_text(state, event, context("en")) or "")
+
+
+def test_slacks_rate_limit_says_when_to_try_again_in_both_languages() -> None:
+    from epbot.adapters.slack.client import CallFailure
+
+    paced = CallFailure("views.open", "paced", True, 60.2)
+    assert "about 61 s." in str(refusals.explain(paced, "en"))
+    assert "约 61 秒后重试" in str(refusals.explain(paced, "zh-CN"))
+    limited = CallFailure("views.open", "ratelimited", True, None)
+    assert "about 1 s." in str(refusals.explain(limited, "en"))
+    # Any other failure of Slack stays a fault (logged, "may not have gone through").
+    assert refusals.explain(CallFailure("views.open", "http_500", True), "en") is None
