@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import emit, note
 from bench.timers import pending_timers, setup
@@ -24,9 +25,9 @@ from epbot.services.incidents import IncidentService
 BENCH = "load"
 
 
-async def tick_cost(service: IncidentService, rounds: int = 30) -> float:
+async def tick_cost(service: IncidentService, engine: AsyncEngine, rounds: int = 30) -> float:
     """Median seconds of a tick that fires exactly one timer."""
-    sessions = make_sessionmaker(service._engine)
+    sessions = make_sessionmaker(engine)
     async with sessions() as session, session.begin():
         await session.exec(  # type: ignore[call-overload]
             sa.update(m.Timer)
@@ -56,11 +57,11 @@ async def tick_cost(service: IncidentService, rounds: int = 30) -> float:
 
 async def main(kind: str, incidents: int) -> None:
     small, small_engine, n_small = await setup(kind, incidents_at_least=10)
-    cost_small = await tick_cost(small)
+    cost_small = await tick_cost(small, small_engine)
     await small_engine.dispose()
     big, big_engine, n_big = await setup(kind, incidents_at_least=incidents)
     pending = await pending_timers(big_engine)
-    cost_big = await tick_cost(big)
+    cost_big = await tick_cost(big, big_engine)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     emit(
         BENCH,

@@ -25,6 +25,7 @@ from epbot.adapters.clock import SystemClock
 from epbot.adapters.db import models as m
 from epbot.adapters.db.engine import make_engine, make_sessionmaker
 from epbot.adapters.db.migrate import upgrade_async
+from epbot.adapters.db.store import SqlStore
 from epbot.adapters.playbook_files import PlaybookLibrary
 from epbot.adapters.timers import SchedulerTimers
 from epbot.domain.incident import ReportFields
@@ -75,7 +76,7 @@ async def setup(
     engine = make_engine(url)
     library = PlaybookLibrary(ROOT / "playbooks")
     library.load()
-    service = IncidentService(engine=engine, clock=SystemClock(), playbooks=library)
+    service = IncidentService(store=SqlStore(engine), clock=SystemClock(), playbooks=library)
     incidents = 0
     while incidents < incidents_at_least or await pending_timers(engine) < pending:
         for _ in range(50):

@@ -1,0 +1,50 @@
+"""Every benchmark in ``bench/`` still runs, on a size that takes seconds.
+
+The benchmarks are not timed here (their figures are read from a real run, see
+docs/performance.md); this only keeps them from rotting: `timers` and `load` stopped
+running when the services moved behind ports, and nobody noticed for a whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = {
+    "storm": ["--count", "3", "--seconds", "1"],
+    "ack": ["--requests", "20", "--concurrency", "5", "--rounds", "1"],
+    "timers": ["--db", "sqlite", "--pending", "100", "--spread", "5", "--measure", "3"],
+    "load": ["--db", "sqlite", "--incidents", "20"],
+}
+FIGURES = {
+    "storm": {"last_channel_vs_tier_floor", "lost_rows", "duplicated_posts"},
+    "ack": {"bare_bolt_seconds", "epbot_seconds", "p50_ratio"},
+    "timers": {"lateness_seconds", "still_pending"},
+    "load": {"max_rss_mb", "tick_seconds", "tick_cost_ratio"},
+}
+
+
+@pytest.mark.parametrize("bench", sorted(SMALL))
+def test_the_benchmark_runs_and_prints_its_figures(bench: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{bench}", *SMALL[bench]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert all(line["bench"] == bench for line in lines)
+    assert FIGURES[bench] <= {line["figure"] for line in lines}
+    if bench == "storm":
+        figures = {line["figure"]: line["value"] for line in lines}
+        assert figures["lost_rows"] == 0
+        assert figures["duplicated_posts"] == 0
