@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+from typing import Any
 
 from bench.common import emit, note, start, summary
 from epbot.fakeslack.server import Chaos
@@ -73,7 +75,11 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int
         # its ts (the fake's wall clock), in seconds after the incident was decided (its
         # first outbox row): the delivery delay, whatever the declaration itself took.
         decided = min(r.created_at for r in rows).timestamp()
-        times = {r.key: float(r.ts) - decided for r in posted_refs}
+        # A thread line's key names its outbox row, whose id depends on when the edits
+        # lane's rows were written in between: name it by its event instead, so each line
+        # is compared with the same line of the other run.
+        events = _event_keys(rows)
+        times = {events.get(r.key, r.key): float(r.ts) - decided for r in posted_refs}
         sent_at = {
             str(c.response.get("ts"))
             for c in run.fake.calls
@@ -86,6 +92,20 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int
     finally:
         note(f"script took {time.perf_counter() - t0:.1f}s")
         await run.stop()
+
+
+def _event_keys(rows: list[Any]) -> dict[str, str]:
+    """Thread-line key -> "the n-th event of its kind" (the script decides the same events
+    in the same order in both runs; their row ids and times differ)."""
+    seen: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        if not row.ordering_key.startswith("room:"):
+            continue
+        kind = json.loads(row.payload)["kind"]
+        seen[kind] = seen.get(kind, 0) + 1
+        keys[f"event:{row.incident_id}:{row.id}"] = f"event:{kind}#{seen[kind]}"
+    return keys
 
 
 async def main(seed: int) -> None:
