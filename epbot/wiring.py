@@ -100,8 +100,7 @@ class Bot:
         # Bolt asks auth.test before the first request's ack unless it already knows the
         # answer: ask it now, in the background (and again until Slack answers).
         self.warming = asyncio.get_running_loop().create_task(keep_warming(self.app))
-        matrix = self.library.current.matrix
-        people = sorted({p for role in matrix.roles for p in role.people if "@" in p})
+        people = [p for p in self.library.current.matrix.refs() if "@" in p]
         self.looking_up = asyncio.get_running_loop().create_task(self.client.warm(people))
         await self.leadership.start()
         self.delivery.start(poll_interval)

@@ -90,6 +90,10 @@ class Matrix(_Frozen):
     def may_approve(self, role_id: str, kind: ApprovalKind) -> bool:
         return kind in self.role(role_id).may_approve
 
+    def refs(self) -> tuple[str, ...]:
+        """Every person ref of every role, once each, in matrix order."""
+        return tuple(dict.fromkeys(p for role in self.roles for p in role.people))
+
     def people_of(self, role_id: str) -> tuple[Person, ...]:
         """The people of a role in paging order (primary first), with directory details."""
         return tuple(self.person(ref) for ref in self.role(role_id).people)

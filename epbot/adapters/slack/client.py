@@ -10,9 +10,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -22,6 +22,7 @@ from epbot.adapters.metrics import SlackMetrics
 from epbot.adapters.slack.pacing import Deferred, Pacer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Blocks = Sequence[dict[str, Any]]
 
@@ -330,22 +331,13 @@ class SlackClient:
             return ref
         if ref in self._ids:
             return self._ids[ref]
-        lookup = self._lookups.get(ref)
-        if lookup is None:
-            lookup = asyncio.ensure_future(self._lookup(ref))
-            self._lookups[ref] = lookup
-            lookup.add_done_callback(lambda done: _forget(self._lookups, ref, done))
-        # One caller giving up (a cancelled delivery) must not cancel the others' lookup.
-        return await asyncio.shield(lookup)
+        return await _shared(self._lookups, ref, lambda: self._lookup(ref))
 
     async def resolve(self, refs: Sequence[str]) -> dict[str, str]:
         """Person ref -> Slack user id for every ref Slack knows, looked up side by side;
         raises the first transient failure once all lookups have ended."""
         refs = list(dict.fromkeys(refs))
-        found = await asyncio.gather(*(self.user_id(r) for r in refs), return_exceptions=True)
-        for outcome in found:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        found = await all_or_first_failure(self.user_id(r) for r in refs)
         return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
 
     async def warm(self, refs: Sequence[str]) -> None:
@@ -379,12 +371,7 @@ class SlackClient:
         cached = self._users.get(user_id)
         if cached is not None:
             return cached
-        asking = self._infos.get(user_id)
-        if asking is None:
-            asking = asyncio.ensure_future(self._ask_user(user_id))
-            self._infos[user_id] = asking
-            asking.add_done_callback(lambda done: _forget(self._infos, user_id, done))
-        return await asyncio.shield(asking)
+        return await _shared(self._infos, user_id, lambda: self._ask_user(user_id))
 
     async def _ask_user(self, user_id: str) -> dict[str, Any]:
         try:
@@ -434,11 +421,34 @@ class SlackClient:
         return user_id
 
 
-def _forget(pending: dict[str, Any], key: str, done: asyncio.Future[Any]) -> None:
-    """A shared look-up ended: the next caller asks afresh (or reads the cache)."""
-    pending.pop(key, None)
-    if not done.cancelled():
-        done.exception()  # its callers re-raise it; nobody left waiting is no error
+async def all_or_first_failure(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await calls side by side; their results, or the first failure once all have ended
+    (none is left running behind a failure)."""
+    done = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return list(done)  # type: ignore[arg-type]  # no exception is left in it
+
+
+async def _shared(
+    pending: dict[str, asyncio.Future[T]], key: str, ask: Callable[[], Awaitable[T]]
+) -> T:
+    """``ask()`` once for ``key`` however many callers want it meanwhile: later callers wait
+    for the call under way. One caller giving up (a cancelled delivery) does not cancel
+    the others' call; when it ends, the next caller asks afresh (or reads the cache)."""
+    call = pending.get(key)
+    if call is None:
+        call = asyncio.ensure_future(ask())
+        pending[key] = call
+
+        def forget(done: asyncio.Future[T]) -> None:
+            pending.pop(key, None)
+            if not done.cancelled():
+                done.exception()  # its callers re-raise it; nobody left waiting is no error
+
+        call.add_done_callback(forget)
+    return await asyncio.shield(call)
 
 
 def _locale_of(info: dict[str, Any], default: str) -> str:

@@ -180,7 +180,7 @@ class Interactions:
     async def actor(self, user_id: str) -> str:
         """The matrix ref of a Slack user (their id, or their email as the matrix has it)."""
         matrix = self.library.current.matrix
-        refs = [p for role in matrix.roles for p in role.people]
+        refs = matrix.refs()
         try:
             return await self.client.person_ref(user_id, refs)
         except CallFailure:

@@ -4,7 +4,6 @@ context (people named by e-mail resolved to Slack users)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from epbot.adapters.db import models as m
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.adapters.slack import render
-from epbot.adapters.slack.client import CallFailure, SlackClient
+from epbot.adapters.slack.client import CallFailure, SlackClient, all_or_first_failure
 from epbot.domain.incident import IncidentState, ReportFields
 from epbot.services.incidents import incident_number
 from epbot.services.ports import Clock, PlaybookSource
@@ -155,8 +154,7 @@ class EffectsBase:
         )
 
     async def _resolve_people(self, state: IncidentState) -> dict[str, str]:
-        refs = {p for role in state.matrix.roles for p in role.people if "@" in p}
-        return await self.client.resolve(sorted(refs))
+        return await self.client.resolve([p for p in state.matrix.refs() if "@" in p])
 
 
 def channel_link(room: Room) -> str | None:
@@ -181,10 +179,7 @@ def _report_fields(row: m.Report) -> ReportFields:
 async def gather_all(calls: Iterable[Awaitable[Any]]) -> None:
     """Run calls side by side (they touch different messages or conversations); if any
     failed, raise the first failure once all have finished, so the batch is retried."""
-    done = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in done:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    await all_or_first_failure(calls)
 
 
 async def best_effort(call: Awaitable[Any]) -> Any:
