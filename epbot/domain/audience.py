@@ -24,6 +24,10 @@ class AudienceKind(StrEnum):
     # already posted, topic, announcement) and its invitations: work that orders nothing,
     # handed over by the room's stream once its posts are out, so no post waits for it.
     EDITS = "edits"
+    # The incident in the announcement channel (its announcement, kept current, and its
+    # closing summary): another conversation, so a stream of its own that waits for none
+    # of the room's posts; its first row is handed over with the incident's channel.
+    ANNOUNCE = "announce"
 
 
 class Urgency(IntEnum):
@@ -53,6 +57,10 @@ class Audience:
         return cls(parsed, target)
 
 
+# What the announcement channel follows: the stage, and the end (with its summary).
+_ANNOUNCED = frozenset({EventKind.STATUS_CHANGED, EventKind.RESOLVED, EventKind.CANCELLED})
+
+
 def audiences(
     incident_id: int, kind: EventKind, data: dict[str, Any], *, actor: str | None = None
 ) -> list[Audience]:
@@ -63,10 +71,14 @@ def audiences(
     their steps) and the confirmation of what they asked for themselves (a snooze, "I'm on
     it": ``actor``); unit channels hear of broadcasts. Later changes to a DM (a page
     acknowledged, an approval decided) are edits that the room's stream hands to the
-    incident's edits lane (:attr:`AudienceKind.EDITS`) once its own posts are out.
+    incident's edits lane (:attr:`AudienceKind.EDITS`) once its own posts are out. What
+    moves the incident's status or ends it is news for the announcement channel too
+    (:attr:`AudienceKind.ANNOUNCE`).
     """
     room = Audience(AudienceKind.ROOM, str(incident_id))
     found = [room]
+    if kind in _ANNOUNCED:
+        found.append(Audience(AudienceKind.ANNOUNCE, str(incident_id)))
     match kind:
         case EventKind.PAGED if data.get("person"):
             found.append(Audience(AudienceKind.PERSON, str(data["person"]), Urgency.ACT))

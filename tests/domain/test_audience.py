@@ -10,6 +10,7 @@ from epbot.domain.audience import Audience, AudienceKind, Urgency, audiences
 from epbot.domain.incident import EventKind
 
 ROOM = Audience(AudienceKind.ROOM, "7")
+ANNOUNCE = Audience(AudienceKind.ANNOUNCE, "7")  # the announcement channel's stream
 
 
 def person(ref: str, urgency: Urgency = Urgency.ROUTINE) -> Audience:
@@ -45,6 +46,11 @@ CASES: list[tuple[EventKind, dict[str, Any], list[Audience]]] = [
     (EventKind.STEP_NUDGE, {"step": "s", "assignee": "U4"}, [ROOM]),
     (EventKind.STEP_DONE, {"person": "U1", "channels": ["C1"]}, [ROOM]),
     (EventKind.REFUSED, {}, [ROOM]),
+    # What moves the stage or ends the incident changes its announcement.
+    (EventKind.STATUS_CHANGED, {"from": "reported", "to": "initial_handling"}, [ROOM, ANNOUNCE]),
+    (EventKind.RESOLVED, {}, [ROOM, ANNOUNCE]),
+    (EventKind.CANCELLED, {"reason": "误报"}, [ROOM, ANNOUNCE]),
+    (EventKind.DECLARED, {}, [ROOM]),  # its announcement comes with the channel
 ]
 
 

@@ -66,18 +66,22 @@ async def enqueue_events(
     await session.flush()
 
 
-async def enqueue_edits(
-    session: AsyncSession, incident_id: int, edits: dict[str, Any], now: datetime
+async def hand_over(
+    session: AsyncSession,
+    incident_id: int,
+    kind: AudienceKind,
+    payload: dict[str, Any],
+    now: datetime,
 ) -> None:
-    """Hand the incident's edits (what a room batch changed in messages already posted) to
-    its edits lane, in the transaction that marks the room's rows sent: they are neither
-    lost nor handed over twice."""
+    """Hand work the room's stream left to another of the incident's lanes (its edits, its
+    announcement), in the transaction that records what the room did (its rows sent, its
+    channel created): the work is neither lost nor handed over twice."""
     session.add(
         m.OutboxMessage(
             incident_id=incident_id,
-            ordering_key=Audience(AudienceKind.EDITS, str(incident_id)).lane,
-            method="edits",
-            payload=json.dumps(edits, ensure_ascii=False, default=str),
+            ordering_key=Audience(kind, str(incident_id)).lane,
+            method=kind.value,
+            payload=json.dumps(payload, ensure_ascii=False, default=str),
             status="pending",
             next_attempt_at=now,
             created_at=now,

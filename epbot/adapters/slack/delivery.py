@@ -30,6 +30,7 @@ from epbot.adapters.db import outbox as store
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.adapters.slack.client import CallFailure
 from epbot.adapters.slack.effects import SlackEffects
+from epbot.adapters.slack.effects.common import HandOvers
 from epbot.domain.audience import Audience
 from epbot.logs import log_context
 from epbot.services.ports import Clock
@@ -72,6 +73,7 @@ class Delivery:
         self._again = False
         self._poller: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        effects.on_hand_over = self._wake.set  # a lane made due mid-batch is claimed at once
 
     # --- scheduling --------------------------------------------------------------------
 
@@ -234,7 +236,7 @@ class Delivery:
         first = rows[0]
         with log_context(incident_id=first.incident_id):
             try:
-                edits = await self._send(key, rows)
+                handed = await self._send(key, rows)
             except CallFailure as exc:
                 await self._failed(first, exc)
                 return False
@@ -246,14 +248,15 @@ class Delivery:
             ids = [r.id for r in rows if r.id is not None]
             now = self.clock.now()
             await store.mark_sent(session, ids, now)
-            if edits is not None and first.incident_id is not None:
-                await store.enqueue_edits(session, first.incident_id, edits, now)
-        if edits is not None:
-            self._wake.set()  # the edits lane is due now: claim it in this drain
+            if first.incident_id is not None:
+                for kind, payload in handed.items():
+                    await store.hand_over(session, first.incident_id, kind, payload, now)
+        if handed:
+            self._wake.set()  # the lanes handed to are due now: claim them in this drain
         return True
 
-    async def _send(self, key: str, rows: list[m.OutboxMessage]) -> dict[str, Any] | None:
-        """Send the rows; return the edits the room's rows hand to the edits lane."""
+    async def _send(self, key: str, rows: list[m.OutboxMessage]) -> HandOvers:
+        """Send the rows; return what the room's rows hand to the incident's other lanes."""
         events = [(r.id, json.loads(r.payload)) for r in rows if r.id is not None]
         incident_id = rows[0].incident_id
         if incident_id is not None:
@@ -264,7 +267,7 @@ class Delivery:
                 log.warning("outbox lane %s: nothing delivers %r", key, payload.get("kind"))
                 continue
             await handler(payload)
-        return None
+        return {}
 
     async def _failed(self, row: m.OutboxMessage, exc: Exception) -> None:
         """Keep the row for later: a wait for a rate window counts no attempt; a permanent

@@ -112,13 +112,18 @@ async def test_a_redelivered_row_does_not_post_the_report_twice(harness: Harness
     service = harness.bot.service
     await service.cancel(key="cancel", incident_id=incident_id, actor=COMMANDER, reason="drill")
     await _deliver(harness)
-    # As if the worker crashed after posting but before marking the row sent.
+    # As if the workers crashed after posting but before marking the rows sent: the room's
+    # (closing report) and the announcement's (summary).
     rows = await harness.outbox()
-    [cancelled] = [r for r in rows if json.loads(r.payload)["kind"] == "cancelled"]
+    cancelled = [r.id for r in rows if json.loads(r.payload)["kind"] == "cancelled"]
+    assert sorted(r.ordering_key for r in rows if r.id in cancelled) == [
+        f"announce:{incident_id}",
+        f"room:{incident_id}",
+    ]
     async with harness.sessions()() as session, session.begin():
         await session.exec(
             sa.update(m.OutboxMessage)
-            .where(col(m.OutboxMessage.id) == cancelled.id)
+            .where(col(m.OutboxMessage.id).in_(cancelled))
             .values(status="pending", next_attempt_at=harness.clock.now())
         )
     posts = len(harness.fake.calls_to("chat.postMessage"))

@@ -413,6 +413,106 @@ async def test_the_rooms_posts_do_not_wait_for_its_edits(harness: Harness) -> No
     assert card.text == card_edits[0].args["text"]
 
 
+def _message_text(harness: Harness, ref: m.MessageRef) -> str:
+    found = harness.fake.workspace.find_message(ref.channel, ref.ts)
+    assert found is not None
+    return found.text
+
+
+async def _summary(harness: Harness, key: str) -> m.MessageRef | None:
+    async with harness.sessions()() as session:
+        return await session.get(m.MessageRef, key)
+
+
+async def test_the_announcement_channel_waits_for_none_of_the_rooms_calls(
+    harness: Harness,
+) -> None:
+    # The announcement channel is another conversation: its announcement goes out with the
+    # incident's channel, while the room's posts in that channel keep failing; the closing
+    # summary goes out while the room's posts and every edit keep failing.
+    ws = harness.fake.workspace
+    announce_channel = ws.channel_by_name(e2e.INCIDENTS_CHANNEL)
+    assert announce_channel is not None
+    spare = ws.new_id("C")  # the incident's channel will be the next id
+    incident_channel = f"C{int(spare[1:], 16) + 1:08X}"
+    harness.fake.inject_failure(
+        "chat.postMessage", status=500, times=10_000, channel=incident_channel
+    )
+    status, _ = await harness.submit_report(view_id="V0ANNOUNCE")
+    assert status == 200
+    [incident] = await harness.eventually(harness.incidents)
+    assert incident.id is not None
+
+    def announced() -> list[str]:
+        return [t for t in harness.texts(announce_channel.id) if f"<#{incident_channel}>" in t]
+
+    await harness.eventually(lambda: len(announced()) == 1, within=15)
+    [incident] = await harness.incidents()
+    assert incident.channel_id == incident_channel
+    assert incident.card_ts is None  # the room's first post is still failing
+    assert not list(ws.messages_in(incident_channel))
+    harness.fake._failures.clear()
+    await harness.settle()
+    [incident] = await harness.incidents()
+    assert incident.card_ts is not None
+
+    # The end: the room's posts and every edit fail; the summary still goes out.
+    harness.fake.inject_failure(
+        "chat.postMessage", status=500, times=10_000, channel=incident_channel
+    )
+    harness.fake.inject_failure("chat.update", status=500, times=10_000)
+    await harness.bot.service.cancel(
+        key="cancel", incident_id=incident.id, actor="U01EOF0001", reason="误报"
+    )
+    harness.bot.delivery.kick()
+    key = f"closing:{incident.id}:cancelled:announce"
+    summary = await harness.eventually(lambda: _summary(harness, key), within=15)
+    assert summary.channel == announce_channel.id
+    rows = await harness.outbox()
+    assert [r.status for r in rows if r.ordering_key == f"room:{incident.id}"][-1] != "sent"
+    assert not [m for m in ws.messages_in(incident_channel) if "Closing report" in m.text]
+    harness.fake._failures.clear()
+    await _deliver_all(harness)
+    # Each once: the announcement (edited in place) and the summary after it.
+    first, last = announced()
+    assert "Cancelled" in first
+    assert last == _message_text(harness, summary)
+
+
+async def test_an_end_before_the_channel_exists_waits_for_it(harness: Harness) -> None:
+    # Cancelled while Slack will not create the channel: the summary has no channel to
+    # link yet, so its row is kept (not marked sent and forgotten) until the room has one.
+    harness.fake.inject_failure("conversations.create", status=503, times=10_000)
+    status, _ = await harness.submit_report(view_id="V0EARLYEND")
+    assert status == 200
+    [incident] = await harness.eventually(harness.incidents)
+    assert incident.id is not None
+    await harness.bot.service.cancel(
+        key="cancel", incident_id=incident.id, actor="U01EOF0001", reason="误报"
+    )
+    await harness.settle()
+
+    async def waiting() -> list[m.OutboxMessage]:
+        return [
+            r
+            for r in await harness.outbox()
+            if r.ordering_key == f"announce:{incident.id}" and r.status == "pending"
+        ]
+
+    rows = await harness.eventually(lambda: waiting(), within=15)
+    assert "channel_not_created_yet" in str(rows[0].last_error)
+    harness.fake._failures.clear()
+    await _deliver_all(harness)
+    summary = await _summary(harness, f"closing:{incident.id}:cancelled:announce")
+    assert summary is not None
+    [incident] = await harness.incidents()
+    announce_channel = harness.fake.workspace.channel_by_name(e2e.INCIDENTS_CHANNEL)
+    assert announce_channel is not None
+    texts = harness.texts(announce_channel.id)
+    assert len(texts) == 2  # the announcement, then the summary
+    assert texts[1] == _message_text(harness, summary)
+
+
 async def test_a_room_batch_that_fails_hands_over_no_edits(harness: Harness) -> None:
     # The edits row is written in the transaction that marks the room's rows sent: a
     # batch that failed (and will be sent again) hands nothing over, so nothing is edited

@@ -5,7 +5,7 @@ context (people named by e-mail resolved to Slack users)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from epbot.adapters.db import models as m
+from epbot.adapters.db import outbox
 from epbot.adapters.db import repository as repo
 from epbot.adapters.db.engine import make_sessionmaker
 from epbot.adapters.slack import render
 from epbot.adapters.slack.client import CallFailure, SlackClient, all_or_first_failure
+from epbot.domain.audience import AudienceKind
 from epbot.domain.incident import IncidentState, ReportFields
 from epbot.services.incidents import incident_number
 from epbot.services.ports import Clock, PlaybookSource
@@ -26,6 +28,8 @@ from epbot.services.ports import Clock, PlaybookSource
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+# What a room batch leaves to the incident's other lanes: lane kind -> the row's payload.
+HandOvers = dict[AudienceKind, Event]
 
 
 @dataclass
@@ -68,6 +72,9 @@ class EffectsBase:
         self.locale = locale
         self.tz = tz
         self.incidents_channel = incidents_channel
+        # Called after work was handed to another lane outside a batch's end (the delivery
+        # pool claims that lane at once rather than at its next look).
+        self.on_hand_over: Callable[[], None] = lambda: None
 
     # --- loading and remembering ---------------------------------------------------------
 
@@ -125,14 +132,21 @@ class EffectsBase:
         room.edited.add((ref.channel, ref.ts))
         await best_effort(self.client.update_message(ref.channel, ref.ts, text, blocks))
 
-    async def set_incident(self, room: Room, **values: Any) -> None:
-        """Store columns of the incident row (its channel, its card's ts)."""
+    async def set_incident(
+        self, room: Room, *, hand_over: HandOvers | None = None, **values: Any
+    ) -> None:
+        """Store columns of the incident row (its channel, its card's ts) and, in the same
+        transaction, the work they make due in other lanes (``hand_over``)."""
         async with self.sessions() as session, session.begin():
             await session.exec(
                 sa.update(m.Incident).where(col(m.Incident.id) == room.id).values(**values)
             )
+            for kind, payload in (hand_over or {}).items():
+                await outbox.hand_over(session, room.id, kind, payload, self.clock.now())
         for name, value in values.items():
             setattr(room.row, name, value)
+        if hand_over:
+            self.on_hand_over()
 
     # --- rendering context -------------------------------------------------------------
 

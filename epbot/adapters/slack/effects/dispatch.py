@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from epbot.adapters.slack.effects import channel, digest, people, reports, room
-from epbot.adapters.slack.effects.common import EffectsBase, Event, Room, gather_all
+from epbot.adapters.slack.effects.common import EffectsBase, Event, HandOvers, Room, gather_all
 from epbot.domain.audience import Audience, AudienceKind
 from epbot.domain.incident import EventKind
 from epbot.domain.playbook import StageId
@@ -65,9 +65,9 @@ class SlackEffects(EffectsBase):
 
     async def deliver(
         self, incident_id: int, audience: Audience, rows: Sequence[tuple[int, Event]]
-    ) -> Event | None:
+    ) -> HandOvers:
         """Deliver consecutive rows of one lane (oldest first) for one incident; return what
-        the room's rows hand to the edits lane (None for any other lane).
+        the room's rows hand to the incident's edits lane (nothing for any other lane).
 
         The room's card and checklists are refreshed once a batch, not once per row:
         several pending edits of one message go out as one.
@@ -76,11 +76,16 @@ class SlackEffects(EffectsBase):
         kind = audience.kind
         if kind is AudienceKind.ROOM:
             return await self._to_room(loaded, rows, everyone=False)
-        if kind is AudienceKind.ALL:  # a row from before lanes: its edits at once
-            edits = await self._to_room(loaded, rows, everyone=True)
-            await self._edit(await self.load(incident_id), [edits])
+        events = [event for _, event in rows]
+        if kind is AudienceKind.ALL:  # a row from before lanes: all its effects at once
+            handed = await self._to_room(loaded, rows, everyone=True)
+            fresh = await self.load(incident_id)
+            await self._edit(fresh, [handed[AudienceKind.EDITS]])
+            await self._announce(fresh, events)
         elif kind is AudienceKind.EDITS:
-            await self._edit(loaded, [event for _, event in rows])
+            await self._edit(loaded, events)
+        elif kind is AudienceKind.ANNOUNCE:
+            await self._announce(loaded, events)
         elif kind is AudienceKind.PERSON:
             reminders = False
             for _, event in rows:
@@ -93,13 +98,13 @@ class SlackEffects(EffectsBase):
         elif kind is AudienceKind.CHANNEL:
             for _, event in rows:
                 await self._to_channel(loaded, event, audience.target)
-        return None
+        return {}
 
     async def _to_room(
         self, loaded: Room, rows: Sequence[tuple[int, Event]], *, everyone: bool
-    ) -> Event:
+    ) -> HandOvers:
         """The room's posts in order (channel, card, checklists, thread lines, digest,
-        closing report); return the edits they leave for the edits lane."""
+        closing report); return the edits they leave to the edits lane."""
         await room.ensure_room(self, loaded)
         stages: set[StageId] = set()
         lines: list[room.Line] = []
@@ -119,16 +124,16 @@ class SlackEffects(EffectsBase):
         await room.post_lines(self, loaded, lines)
         events = [event for _, event in rows]
         await digest.post_digest(self, loaded, events)  # after the lines
-        for event in events:
-            end = room.ending(event)
-            if end is not None:
-                await room.closing_report(self, loaded, end)
+        for end in [end for end in map(room.ending, events) if end is not None]:
+            await room.closing_report(self, loaded, end)
         return {
-            "kind": "room_edits",
-            "events": events,
-            "stages": sorted(s.value for s in stages),
-            "posted": sorted(loaded.posted),
-            "version": loaded.row.version,
+            AudienceKind.EDITS: {
+                "kind": "room_edits",
+                "events": events,
+                "stages": sorted(s.value for s in stages),
+                "posted": sorted(loaded.posted),
+                "version": loaded.row.version,
+            }
         }
 
     async def _edit(self, loaded: Room, batch: Sequence[Event]) -> None:
@@ -153,10 +158,9 @@ class SlackEffects(EffectsBase):
                 await handler(self, loaded, event)  # collects; flush_invites sends
             else:
                 edits_now.append(handler(self, loaded, event))
-        ends = [end for end in map(room.ending, events) if end is not None]
         await gather_all(
             [
-                room.keep_channel(self, loaded, ends),
+                room.keep_channel(self, loaded),
                 room.refresh(self, loaded, stages, current),
                 room.flush_invites(self, loaded),
                 digest.edit_digest(self, loaded, current),
@@ -164,6 +168,12 @@ class SlackEffects(EffectsBase):
                 *edits_now,
             ]
         )
+
+    async def _announce(self, loaded: Room, events: Sequence[Event]) -> None:
+        """The announcement lane: the announcement brought up to date, and the closing
+        summary of every end among the events."""
+        ends = [end for end in map(room.ending, events) if end is not None]
+        await room.keep_announcement(self, loaded, ends)
 
     async def _to_people(self, loaded: Room, event: Event, person: str | None) -> None:
         kind = _kind(event)

@@ -18,6 +18,7 @@ from epbot.adapters.slack.effects.common import (
     best_effort,
     gather_all,
 )
+from epbot.domain.audience import AudienceKind
 from epbot.domain.incident import IncidentState
 from epbot.domain.playbook import STAGE_ORDER, StageId
 
@@ -37,8 +38,9 @@ class Line:
 
 async def ensure_room(fx: EffectsBase, room: Room) -> None:
     """Channel, pinned card and one checklist per started stage: the posts later lines are
-    threaded under. The pin, topic, announcement and invitations are the edits lane's
-    (:func:`keep_channel`), so no post waits for their tight rate tiers."""
+    threaded under. The pin, topic and invitations are the edits lane's
+    (:func:`keep_channel`), so no post waits for their tight rate tiers; the announcement
+    is the announcement lane's (:func:`keep_announcement`), handed over with the channel."""
     if room.row.channel_id is None:
         await _create_channel(fx, room)
     channel = room.row.channel_id
@@ -59,21 +61,14 @@ async def ensure_room(fx: EffectsBase, room: Room) -> None:
             await fx.remember(room, key, channel, str(posted["ts"]))
 
 
-async def keep_channel(fx: EffectsBase, room: Room, ends: list[str]) -> None:
-    """The announcement kept current in place and, when the incident ended (``ends``), its
-    one-line summary after it; side by side, the card pinned and the topic naming the
-    stage (their methods have the tightest tiers: the announcement, which people read,
-    does not wait for them)."""
+async def keep_channel(fx: EffectsBase, room: Room) -> None:
+    """Side by side, the card pinned and the topic naming the stage (their methods have
+    the tightest tiers: no post waits for them)."""
     channel = room.row.channel_id
     card = room.row.card_ts
     if channel is None or card is None:
         return  # the room's stream has not posted the card yet: it hands edits over after
     ctx = await fx.ctx(room)
-
-    async def announce() -> None:
-        await _announce(fx, room, channel, ctx)
-        for end in ends:
-            await closing_summary(fx, room, end)
 
     async def pin() -> None:
         if f"pin:{room.id}" not in room.refs:
@@ -87,29 +82,48 @@ async def keep_channel(fx: EffectsBase, room: Room, ends: list[str]) -> None:
             await best_effort(fx.client.set_topic(channel, render.channel_topic(room.state, ctx)))
             await fx.remember(room, key, channel, "")
 
-    await gather_all([announce(), pin(), topic()])
+    await gather_all([pin(), topic()])
 
 
-async def _announce(fx: EffectsBase, room: Room, channel: str, ctx: render.RenderContext) -> None:
-    """The incident in the announcement channel, linking its channel; kept current in place
-    (stage, resolved, cancelled), once per status, like the topic."""
+# --- the announcement channel -----------------------------------------------------------
+
+
+async def keep_announcement(fx: EffectsBase, room: Room, ends: list[str]) -> None:
+    """The incident in the announcement channel: posted once, linking its channel, then
+    kept current in place (stage, resolved, cancelled, once per status, like the topic)
+    and, when the incident ended (``ends``), its one-line summary after it. The edit and
+    the summaries go side by side: the summary is a post of its own, not behind the edit.
+
+    Until the room's stream has created the channel there is nothing to link: the
+    announcement is handed over with the channel, but an end waits for it (a transient
+    failure, so the row is kept and tried again)."""
+    if not fx.incidents_channel:
+        return
+    channel = room.row.channel_id
+    if channel is None:
+        if ends:
+            raise CallFailure("conversations.create", "channel_not_created_yet", transient=True)
+        return
+    ctx = await fx.ctx(room)
     announced = f"announce:{room.id}:{room.state.status.value}"
-    if fx.incidents_channel and f"announce:{room.id}" not in room.refs:
+    link = f"<#{channel}>"
+    if f"announce:{room.id}" not in room.refs:
         text, _ = render.incident_card(room.state, room.report, ctx)
-        link = f"<#{channel}>"
         posted = await best_effort(fx.client.post_message(fx.incidents_channel, f"{text} → {link}"))
         ts = str(posted["ts"]) if posted else ""
         # chat.update needs the channel's id, which the post answers with.
         where = str(posted.get("channel") or fx.incidents_channel) if posted else ""
         await fx.remember(room, f"announce:{room.id}", where or fx.incidents_channel, ts)
         await fx.remember(room, announced, fx.incidents_channel, "")
-    first = room.refs.get(f"announce:{room.id}")
-    if first is not None and first.ts and announced not in room.refs:
-        text, _ = render.incident_card(room.state, room.report, ctx)
-        await best_effort(
-            fx.client.update_message(first.channel, first.ts, f"{text} → <#{channel}>")
-        )
-        await fx.remember(room, announced, first.channel, "")
+
+    async def edit() -> None:
+        first = room.refs.get(f"announce:{room.id}")
+        if first is not None and first.ts and announced not in room.refs:
+            text, _ = render.incident_card(room.state, room.report, ctx)
+            await best_effort(fx.client.update_message(first.channel, first.ts, f"{text} → {link}"))
+            await fx.remember(room, announced, first.channel, "")
+
+    await gather_all([edit(), *(closing_summary(fx, room, end) for end in dict.fromkeys(ends))])
 
 
 async def _create_channel(fx: EffectsBase, room: Room) -> None:
@@ -129,7 +143,12 @@ async def _create_channel(fx: EffectsBase, room: Room) -> None:
             if exc.error == "name_taken":
                 continue
             raise
-        await fx.set_incident(room, channel_id=channel["id"], channel_name=name)
+        # The announcement needs only the channel to link: it is handed over with the
+        # channel (one transaction), not after the room's first posts.
+        announce = {AudienceKind.ANNOUNCE: {"kind": "announce"}} if fx.incidents_channel else None
+        await fx.set_incident(
+            room, channel_id=channel["id"], channel_name=name, hand_over=announce
+        )
         return
     raise CallFailure("conversations.create", "name_taken", transient=False)
 
