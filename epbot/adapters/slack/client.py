@@ -33,6 +33,9 @@ BACKOFF_START = 0.5  # seconds before the first retry of a failed call (then gro
 BACKOFF_GROWTH = 1.5
 BACKOFF_CAP = 30.0
 INTERACTIVE_PATIENCE = 2.5  # a trigger_id lives 3 s: views.open cannot wait longer
+# A message waits at most this long for its reader's language (users.info); past it, it
+# goes out in the workspace's language, and the look-up goes on for the next message.
+LOCALE_WAIT = 2.0
 
 # Slack answers these with HTTP 200 but they are still worth a later retry.
 _TRANSIENT_ERRORS = frozenset(
@@ -341,11 +344,12 @@ class SlackClient:
         return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
 
     async def warm(self, refs: Sequence[str]) -> None:
-        """Look people up ahead of need (the responsibility matrix, at start): the first
-        incident's messages then wait for no look-up. Best-effort: what fails now is
-        looked up again when a message needs it."""
+        """Look people up ahead of need (the responsibility matrix, at start): their user
+        ids and their languages, so the first incident's pages wait for no look-up.
+        Best-effort: what fails now is looked up again when a message needs it."""
         try:
-            await self.resolve(refs)
+            users = await self.resolve(refs)
+            await all_or_first_failure(self.user_info(u) for u in dict.fromkeys(users.values()))
         except CallFailure as exc:
             log.info("looking up the matrix's people at start: %s; later, on demand", exc)
 
@@ -394,10 +398,12 @@ class SlackClient:
         return self.default_locale if info is None else _locale_of(info, self.default_locale)
 
     async def locale(self, user_id: str) -> str:
-        """``zh-CN`` or ``en`` from the user's Slack locale; the default when unknown."""
+        """``zh-CN`` or ``en`` from the user's Slack locale; the default when unknown, or
+        when Slack has not told within ``LOCALE_WAIT`` (a page does not wait out users.info's
+        retries: the look-up goes on, and the person's later messages use its answer)."""
         try:
-            info = await self.user_info(user_id)
-        except CallFailure:
+            info = await asyncio.wait_for(self.user_info(user_id), LOCALE_WAIT)
+        except (CallFailure, TimeoutError):
             info = {}
         return _locale_of(info, self.default_locale)
 

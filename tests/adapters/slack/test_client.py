@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from epbot.adapters.slack import client as client_module
 from epbot.adapters.slack.client import CallFailure, SlackClient
 from epbot.adapters.slack.pacing import Pacer
 from epbot.fakeslack import FakeSlack
@@ -212,3 +213,36 @@ def test_a_call_failure_passes_through_a_context_manager() -> None:
     with pytest.raises(CallFailure) as caught, around():
         raise CallFailure("chat.postMessage", "ratelimited", True, retry_after=1.0)
     assert caught.value.retry_after == 1.0
+
+
+async def test_a_slow_language_look_up_does_not_hold_the_message(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # users.info keeps failing (a 5xx, then a retry...): the message waits LOCALE_WAIT at
+    # most and goes out in the workspace's language; the look-up goes on, and the next
+    # message to that person reads its answer.
+    monkeypatch.setattr(client_module, "LOCALE_WAIT", 0.2)
+    user = fake.workspace.add_user("en", locale="en-US")
+    slack = client(fake, patience=5)
+    slack.backoff_start = 0.6  # the retries outlast the wait
+    fake.inject_failure("users.info", status=503, times=1)
+    # The retry (0.3 s or more after the 503) would answer "en": the default shows the
+    # message did not wait for it.
+    assert await slack.locale(user.id) == "zh-CN"
+    await asyncio.sleep(0.8)  # the look-up, retried in the background, answers
+    assert slack.cached_locale(user.id) == "en"
+    assert await slack.locale(user.id) == "en"
+    assert len(fake.calls_to("users.info")) == 2
+
+
+async def test_warming_learns_the_matrix_peoples_ids_and_languages(fake: FakeSlack) -> None:
+    by_mail = fake.workspace.add_user("pm", email="pm@vendor.example.com", locale="en-US")
+    by_id = fake.workspace.add_user("dba", locale="zh-CN")
+    slack = client(fake, default="de")  # so what was learnt is not the default
+    await slack.warm(["pm@vendor.example.com", by_id.id, "gone@vendor.example.com"])
+    assert slack.cached_locale(by_mail.id) == "en"
+    assert slack.cached_locale(by_id.id) == "zh-CN"
+    calls = len(fake.calls)
+    assert await slack.user_id("pm@vendor.example.com") == by_mail.id
+    assert await slack.locale(by_mail.id) == "en"
+    assert len(fake.calls) == calls  # nothing asked again
