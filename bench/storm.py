@@ -5,7 +5,11 @@ first declaration to the last incident channel as a ratio to the ``conversations
 tier floor (the earliest the tier's moving window allows, given when each declaration
 arrived), and how many messages were lost or duplicated.
 
-    .venv/bin/python -m bench.storm [--count 60] [--seconds 30]
+    .venv/bin/python -m bench.storm [--count 60] [--seconds 30] [--faults SEED]
+
+``--faults SEED``: the worst day, both at once: the fake also answers 20% of calls
+500/502/503 and 10% 429 (Retry-After 1 s), as ``bench.faults`` does, from the start of
+the storm.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 from bench.common import emit, note, start, summary
 from epbot.adapters.slack.pacing import TIER_WINDOWS
+from epbot.fakeslack.server import Chaos
 
 BENCH = "storm"
 
@@ -30,8 +35,10 @@ def tier_floor(arrivals: list[float], amount: int, window: float) -> float:
     return slots[-1]
 
 
-async def main(count: int, seconds: float, workers: int) -> None:
+async def main(count: int, seconds: float, workers: int, faults: int | None = None) -> None:
     run = await start(workers=workers)
+    if faults is not None:
+        run.fake.chaos = Chaos(server_errors=0.2, rate_limited=0.1, retry_after=1, seed=faults)
     created: list[float] = []
     try:
         t0 = time.perf_counter()
@@ -103,6 +110,9 @@ async def main(count: int, seconds: float, workers: int) -> None:
                 limited[c.method] = limited.get(c.method, 0) + 1
         emit(BENCH, "rate_limited_answers", sum(limited.values()), by_method=limited)
         emit(BENCH, "web_api_calls", len(run.fake.calls))
+        if faults is not None:
+            failed = sum(c.status >= 500 or c.error == "ratelimited" for c in run.fake.calls)
+            emit(BENCH, "faults", {"seed": faults, "calls_failed": failed})
     finally:
         await run.stop()
     note("storm done")
@@ -113,5 +123,6 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--faults", type=int, default=None, metavar="SEED")
     args = parser.parse_args()
-    asyncio.run(main(args.count, args.seconds, args.workers))
+    asyncio.run(main(args.count, args.seconds, args.workers, args.faults))
