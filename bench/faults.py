@@ -19,9 +19,12 @@ from epbot.fakeslack.server import Chaos
 BENCH = "faults"
 
 
-async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int]:
-    """Run the script; return message ref -> seconds after the start it was posted,
-    plus rows not sent, duplicated posts and Web API calls."""
+async def scripted(
+    chaos: Chaos | None,
+) -> tuple[dict[str, float], dict[str, float], int, int, int]:
+    """Run the script; return message ref -> seconds after the start it was posted, and
+    edited message ref -> seconds after the start of its last edit, plus rows not sent,
+    duplicated posts and Web API calls."""
     run = await start()
     run.fake.chaos = chaos
     service = run.bot.service
@@ -80,6 +83,20 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int
         # is compared with the same line of the other run.
         events = _event_keys(rows)
         times = {events.get(r.key, r.key): float(r.ts) - decided for r in posted_refs}
+        # When each edited message (card, checklists, page DMs...) was last edited: when
+        # it showed its final state. The fake records calls on the monotonic clock (it
+        # runs in this process): moved onto the wall clock of the ts.
+        wall = time.time() - time.monotonic()
+        last_edit: dict[tuple[str, str], float] = {}
+        for c in run.fake.calls:
+            if c.method == "chat.update" and c.ok:
+                where = (str(c.response.get("channel")), str(c.response.get("ts")))
+                last_edit[where] = c.time + wall
+        edited = {
+            events.get(r.key, r.key): last_edit[(r.channel, r.ts)] - decided
+            for r in posted_refs
+            if (r.channel, r.ts) in last_edit
+        }
         sent_at = {
             str(c.response.get("ts"))
             for c in run.fake.calls
@@ -88,7 +105,7 @@ async def scripted(chaos: Chaos | None) -> tuple[dict[str, float], int, int, int
         posts = len(sent_at)
         distinct = len({r.ts for r in posted_refs})
         lost = sum(r.status != "sent" for r in rows)
-        return times, lost, posts - distinct, len(run.fake.calls)
+        return times, edited, lost, posts - distinct, len(run.fake.calls)
     finally:
         note(f"script took {time.perf_counter() - t0:.1f}s")
         await run.stop()
@@ -110,8 +127,8 @@ def _event_keys(rows: list[Any]) -> dict[str, str]:
 
 async def one_seed(seed: int) -> list[float]:
     """One healthy and one faulty run; print the seed's figures, return its delays."""
-    healthy, lost_h, dup_h, calls_h = await scripted(None)
-    faulty, lost_f, dup_f, calls_f = await scripted(
+    healthy, edits_h, lost_h, dup_h, calls_h = await scripted(None)
+    faulty, edits_f, lost_f, dup_f, calls_f = await scripted(
         Chaos(server_errors=0.2, rate_limited=0.1, retry_after=1, seed=seed)
     )
     # The same script decides the same events (same outbox rows, same page keys), so
@@ -119,6 +136,10 @@ async def one_seed(seed: int) -> list[float]:
     extra = [max(0.0, faulty[k] - healthy[k]) for k in healthy if k in faulty]
     emit(BENCH, "extra_delay_seconds", summary(extra), target="p99 <= 5", seed=seed)
     emit(BENCH, "messages", {"healthy": len(healthy), "faulty": len(faulty)}, seed=seed)
+    # Edits have no target of their own; how far behind the final state of each edited
+    # message is (its last edit against the healthy run's), for the record.
+    late = [max(0.0, edits_f[k] - edits_h[k]) for k in edits_h if k in edits_f]
+    emit(BENCH, "last_edit_extra_seconds", summary(late), seed=seed)
     emit(BENCH, "lost_rows", {"healthy": lost_h, "faulty": lost_f}, seed=seed)
     emit(BENCH, "duplicated_posts", {"healthy": dup_h, "faulty": dup_f}, seed=seed)
     emit(BENCH, "web_api_calls", {"healthy": calls_h, "faulty": calls_f}, seed=seed)
