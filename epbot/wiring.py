@@ -253,7 +253,7 @@ def compose(settings: Settings, *, clock: Clock | None = None, slack_timeout: in
     )
     alert_ui = AlertInteractions(ui=ui, alerts=alerts)
     reports = ReportUploads(
-        engine=engine, client=client, playbooks=library, clock=clock, tz=settings.tz
+        store=store, client=client, playbooks=library, clock=clock, tz=settings.tz
     )
     register(app, Deps(service=service, ui=ui, alerts=alerts, alert_ui=alert_ui, reports=reports))
     listeners = ListenerWork()

@@ -14,8 +14,6 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from epbot.adapters.db.store import SqlStore
 from epbot.adapters.report_files import render_incident, report_labels, slack_upload
 from epbot.adapters.slack.client import CallFailure, SlackClient
@@ -31,13 +29,13 @@ class ReportUploads:
     def __init__(
         self,
         *,
-        engine: AsyncEngine,
+        store: SqlStore,
         client: SlackClient,
         playbooks: Any,
         clock: Clock,
         tz: ZoneInfo,
     ) -> None:
-        self.engine = engine
+        self.store = store  # the process's store (reads only; shared, not one per upload)
         self.client = client
         self.library = playbooks
         self.clock = clock
@@ -56,7 +54,7 @@ class ReportUploads:
         """
         matrix = self.library.current.matrix
         now = self.clock.now()
-        record = await load_record(SqlStore(self.engine), channel, matrix=matrix, now=now)
+        record = await load_record(self.store, channel, matrix=matrix, now=now)
         async with self._rendering:
             pdf = await asyncio.to_thread(
                 render_incident, record, "pdf", locale=locale, tz=self.tz, matrix=matrix
