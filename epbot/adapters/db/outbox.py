@@ -72,14 +72,31 @@ async def hand_over(
     kind: AudienceKind,
     payload: dict[str, Any],
     now: datetime,
+    *,
+    wake: bool = False,
 ) -> None:
     """Hand work the room's stream left to another of the incident's lanes (its edits, its
     announcement), in the transaction that records what the room did (its rows sent, its
-    channel created): the work is neither lost nor handed over twice."""
+    channel created): the work is neither lost nor handed over twice.
+
+    ``wake``: what the lane's waiting rows waited for is there now (the channel an end's
+    summary links): they are due now, not at their backoff's end."""
+    lane = Audience(kind, str(incident_id)).lane
+    if wake:
+        o = m.OutboxMessage
+        await session.exec(
+            sa.update(o)
+            .where(
+                col(o.ordering_key) == lane,
+                col(o.status) == "pending",
+                col(o.next_attempt_at) > now,
+            )
+            .values(next_attempt_at=now)
+        )
     session.add(
         m.OutboxMessage(
             incident_id=incident_id,
-            ordering_key=Audience(kind, str(incident_id)).lane,
+            ordering_key=lane,
             method=kind.value,
             payload=json.dumps(payload, ensure_ascii=False, default=str),
             status="pending",

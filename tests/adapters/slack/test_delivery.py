@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from epbot.adapters.db import models as m
 from epbot.adapters.slack import delivery as delivery_module
@@ -501,10 +502,21 @@ async def test_an_end_before_the_channel_exists_waits_for_it(harness: Harness) -
 
     rows = await harness.eventually(lambda: waiting(), within=15)
     assert "channel_not_created_yet" in str(rows[0].last_error)
+    assert rows[0].next_attempt_at > harness.clock.now()  # backing off
+    # Slack creates channels again; only the room's rows are due (the clock stays).
     harness.fake._failures.clear()
+    async with harness.sessions()() as session, session.begin():
+        await session.exec(
+            sa.update(m.OutboxMessage)
+            .where(col(m.OutboxMessage.ordering_key) == f"room:{incident.id}")
+            .values(next_attempt_at=harness.clock.now())
+        )
+    harness.bot.delivery.kick()
+    # The channel is what the end waited for: its summary goes out now, not at the end
+    # of its backoff.
+    key = f"closing:{incident.id}:cancelled:announce"
+    summary = await harness.eventually(lambda: _summary(harness, key), within=15)
     await _deliver_all(harness)
-    summary = await _summary(harness, f"closing:{incident.id}:cancelled:announce")
-    assert summary is not None
     [incident] = await harness.incidents()
     announce_channel = harness.fake.workspace.channel_by_name(e2e.INCIDENTS_CHANNEL)
     assert announce_channel is not None

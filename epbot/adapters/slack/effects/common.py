@@ -136,13 +136,16 @@ class EffectsBase:
         self, room: Room, *, hand_over: HandOvers | None = None, **values: Any
     ) -> None:
         """Store columns of the incident row (its channel, its card's ts) and, in the same
-        transaction, the work they make due in other lanes (``hand_over``)."""
+        transaction, the work they make due in other lanes (``hand_over``; rows already
+        waiting in those lanes waited for these values, so they are due now too)."""
         async with self.sessions() as session, session.begin():
             await session.exec(
                 sa.update(m.Incident).where(col(m.Incident.id) == room.id).values(**values)
             )
             for kind, payload in (hand_over or {}).items():
-                await outbox.hand_over(session, room.id, kind, payload, self.clock.now())
+                await outbox.hand_over(
+                    session, room.id, kind, payload, self.clock.now(), wake=True
+                )
         for name, value in values.items():
             setattr(room.row, name, value)
         if hand_over:
