@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
@@ -161,6 +162,19 @@ def test_a_plain_step_that_opens_after_its_deadline_is_overdue_once_it_opens() -
 
 # --- "a page that timed out still showing a live Acknowledge button, while a later page to
 # the same person shows 'acknowledged at 11:14' and the closing report calls it unanswered" --
+
+
+def test_every_timed_out_page_says_when_its_clock_ran_out(fast_forward: FastForward) -> None:
+    # Its own timer, or an overdue step's page to the role in the same tick (which times
+    # the chain out first): either way the event states the chain's deadline and lateness,
+    # like every other timer's event.
+    state, _ = db_crash()
+    events = fast_forward(state)
+    timed_out = of(events, EventKind.PAGE_TIMED_OUT)
+    assert timed_out
+    for event in timed_out:
+        due = datetime.fromisoformat(event.data["due"])
+        assert event.data["late_seconds"] == (event.at - due).total_seconds() >= 0
 
 
 def test_a_timed_out_page_is_marked_so_and_names_who_is_paged_next() -> None:

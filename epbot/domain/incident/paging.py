@@ -112,10 +112,12 @@ def page_role(
     if not force and (acked is not None or waiting):
         return []
     events: list[Event] = []
-    if acked is None and waiting and chain_deadline(state, waiting) <= now:
+    if acked is None and waiting and (deadline := chain_deadline(state, waiting)) <= now:
         # The chain's own timer fires in this tick too (after this, or claimed before): time
-        # it out first, so this reason goes to whoever is next, not to who did not answer.
-        events = time_out_chain(state, waiting[0], now, {})
+        # it out first, so this reason goes to whoever is next, not to who did not answer;
+        # stating its deadline and lateness, as that timer would have.
+        late = {"due": deadline.isoformat(), "late_seconds": (now - deadline).total_seconds()}
+        events = time_out_chain(state, waiting[0], now, late)
         waiting = waiting_pages(state, role_id)
     if acked is not None and acked.acked_by:
         person = acked.acked_by
