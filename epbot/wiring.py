@@ -100,7 +100,9 @@ class Bot:
         # Bolt asks auth.test before the first request's ack unless it already knows the
         # answer: ask it now, in the background (and again until Slack answers).
         self.warming = asyncio.get_running_loop().create_task(keep_warming(self.app))
-        people = [p for p in self.library.current.matrix.refs() if "@" in p]
+        # Every person of the matrix: those named by e-mail need their user id, and all of
+        # them their language, before the first page.
+        people = self.library.current.matrix.refs()
         self.looking_up = asyncio.get_running_loop().create_task(self.client.warm(people))
         await self.leadership.start()
         self.delivery.start(poll_interval)

@@ -273,3 +273,23 @@ async def test_a_rate_limited_modal_says_when_to_try_again(
     assert "Slack is limiting requests" in reply.args["text"]
     assert "about 30 s." in reply.args["text"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_the_bot_learns_every_matrix_persons_language_at_start(harness: Harness) -> None:
+    # People named by user id need no id look-up, but their pages still need their
+    # language: the start asks for every person of the matrix, not only those by e-mail.
+    bot = harness.bot
+    refs = bot.library.current.matrix.refs()
+    by_id = [r for r in refs if "@" not in r]
+    assert by_id
+    await bot.start(poll_interval=60)
+    try:
+        assert bot.looking_up is not None
+        await bot.looking_up
+        asked = {c.args["user"] for c in harness.fake.calls_to("users.info") if c.ok}
+        assert set(by_id) <= asked
+        calls = len(harness.fake.calls_to("users.info"))
+        await bot.client.locale(by_id[0])  # a page's language now asks Slack nothing
+        assert len(harness.fake.calls_to("users.info")) == calls
+    finally:
+        await bot.stop()
