@@ -1,8 +1,17 @@
 """Readiness: the database answers, the alarm clock runs, Slack accepts the token.
 
-Each check has a short timeout; Slack's ``auth.test`` answer is cached for a while so a
-load balancer probing every few seconds does not spend the bot's Web API budget. Failures
-are reported by name and error class only: never a URL, a token or a password.
+Readiness decides whether the load balancer sends this process Slack's requests (commands,
+button clicks). Slack having a bad minute (5xx, 429, timeouts) is not a reason to stop
+taking them: every replica reaches the same Slack, the outbox keeps what cannot be sent,
+and a bot that is taken out of service cannot even acknowledge a click. So a transient
+Slack failure makes the check ``degraded`` (still ready, named in the body); only a
+refused token (``invalid_auth``, ``token_revoked``...) makes it fail.
+
+The Slack check asks nothing when the bot's own calls answer: a call that succeeded
+within ``slack_ttl`` proves the token works. Otherwise it asks ``auth.test``, cached, so
+a load balancer probing every few seconds does not spend the bot's Web API budget.
+Each check has a short timeout. Failures are reported by name and error class only:
+never a URL, a token or a password.
 """
 
 from __future__ import annotations
@@ -17,16 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from epbot.adapters.leader import Leadership
-from epbot.adapters.slack.client import CallFailure, SlackClient
+from epbot.adapters.slack.client import AUTH_ERRORS, CallFailure, SlackClient
 
 
 @dataclass
 class Check:
     ok: bool
     detail: dict[str, Any] = field(default_factory=dict)
+    degraded: str | None = None  # still ok, but something is wrong (what)
 
     def body(self) -> dict[str, Any]:
-        return {"ok": self.ok, **self.detail}
+        extra = {"degraded": self.degraded} if self.degraded else {}
+        return {"ok": self.ok, **extra, **self.detail}
 
 
 class Readiness:
@@ -64,9 +75,11 @@ class Readiness:
             "slack": slack,
         }
         failing = sorted(name for name, c in checks.items() if not c.ok)
+        degraded = sorted(name for name, c in checks.items() if c.ok and c.degraded)
         body: dict[str, Any] = {
-            "status": "ok" if not failing else "unavailable",
+            "status": "unavailable" if failing else "degraded" if degraded else "ok",
             "failing": failing,
+            "degraded": degraded,
             "checks": {name: c.body() for name, c in checks.items()},
             "timers": self.leadership.describe(),
         }
@@ -83,10 +96,20 @@ class Readiness:
     async def slack(self) -> Check:
         async with self._slack_lock:  # one auth.test at a time, whatever the probe rate
             now = self._monotonic()
-            if self._slack is not None and self._slack[0] > now:
-                return self._slack[1]
+            refused = self.client.auth_error is not None  # the bot's own last call was
+            cached = self._slack[1] if self._slack is not None and self._slack[0] > now else None
+            if cached is not None and not (cached.ok and refused):
+                return cached
+            last_ok = self.client.last_ok
+            if not refused and last_ok is not None:
+                ago = time.monotonic() - last_ok
+                if ago < self.slack_ttl:  # the bot's own calls answer: nothing to ask
+                    return Check(True, {"answered_seconds_ago": round(ago, 1)})
             result = await _timed(self._auth_test(), self.timeout)
-            ttl = self.slack_ttl if result.ok else self.slack_failure_ttl
+            if not result.ok and result.detail.get("error") not in AUTH_ERRORS:
+                # Slack is having trouble, not refusing us: degraded, still ready.
+                result = Check(True, degraded=str(result.detail.get("error")))
+            ttl = self.slack_ttl if result.ok and not result.degraded else self.slack_failure_ttl
             self._slack = (self._monotonic() + ttl, result)
             return result
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from epbot.adapters.clock import FakeClock
+from epbot.adapters.slack.client import CallFailure
 from epbot.config import Settings
 from epbot.fakeslack import FakeSlack
 from epbot.wiring import Bot, build
@@ -71,6 +72,16 @@ async def test_alive_and_ready(served: tuple[Bot, FakeSlack, str]) -> None:
     for _ in range(3):
         assert (await _get(base + "/readyz"))[0] == 200
     assert len(fake.calls_to("auth.test")) == 1
+    # Once the cached answer is old, a call of the bot's own that Slack answered in the
+    # last minute proves the token as well: the probe asks Slack nothing.
+    assert bot.readiness is not None
+    bot.readiness._slack = None  # the cached answer expired
+    channel = fake.workspace.add_channel("health-check", members=[fake.workspace.bot.id]).id
+    await bot.client.post_message(channel, "a call of the bot's own")
+    status, body = await _get(base + "/readyz")
+    assert status == 200, body
+    assert "answered_seconds_ago" in body["checks"]["slack"]
+    assert len(fake.calls_to("auth.test")) == 1
 
 
 async def test_not_ready_names_the_failing_checks(served: tuple[Bot, FakeSlack, str]) -> None:
@@ -78,7 +89,7 @@ async def test_not_ready_names_the_failing_checks(served: tuple[Bot, FakeSlack, 
     assert bot.readiness is not None
     bot.readiness.slack_ttl = 0  # ask Slack on every probe
     bot.readiness.slack_failure_ttl = 0
-    fake.inject_failure("auth.test", status="invalid_auth", times=1)
+    fake.inject_failure("auth.test", status="invalid_auth", times=1)  # the token refused
     status, body = await _get(base + "/readyz")
     assert status == 503
     assert body["failing"] == ["slack"]
@@ -94,13 +105,38 @@ async def test_not_ready_names_the_failing_checks(served: tuple[Bot, FakeSlack, 
     assert (await _get(base + "/healthz"))[0] == 200
 
 
-async def test_slack_unreachable_times_out(served: tuple[Bot, FakeSlack, str]) -> None:
+@pytest.mark.parametrize("trouble", ["timeout", 503, 429])
+async def test_slack_in_trouble_is_degraded_not_unready(
+    served: tuple[Bot, FakeSlack, str], trouble: str | int
+) -> None:
+    # On the worst day Slack times out or answers 5xx/429. Taking the bot out of the load
+    # balancer would not help (every replica reaches the same Slack, the outbox keeps what
+    # waits) and would stop it acknowledging anyone's clicks: still ready, degraded.
     bot, fake, base = served
     assert bot.readiness is not None
     bot.readiness.slack_ttl = 0
     bot.readiness.timeout = 0.5
-    fake.inject_failure("auth.test", status="timeout", times=5)
+    fake.inject_failure("auth.test", status=trouble, times=5)
     status, body = await _get(base + "/readyz")
-    assert status == 503
-    assert body["failing"] == ["slack"]
-    assert body["checks"]["slack"]["error"] == "timeout"
+    assert status == 200, body
+    assert body["status"] == "degraded"
+    assert body["failing"] == []
+    assert body["degraded"] == ["slack"]
+    expected = {"timeout": "timeout", 503: "internal_error", 429: "ratelimited"}[trouble]
+    assert body["checks"]["slack"] == {"ok": True, "degraded": expected}
+
+
+async def test_a_refused_token_on_the_bots_own_call_is_asked_about_at_once(
+    served: tuple[Bot, FakeSlack, str],
+) -> None:
+    # The probe answered "ok" from a recent call and cached it; then the bot's own call is
+    # refused (the token was revoked): the next probe does not trust the cache, asks
+    # auth.test, and says not ready.
+    bot, fake, base = served
+    assert (await _get(base + "/readyz"))[0] == 200
+    fake.valid_tokens.discard(fake.bot_token)  # revoked: every call is refused
+    with pytest.raises(CallFailure):
+        await bot.client.auth_test()
+    status, body = await _get(base + "/readyz")
+    assert status == 503, body
+    assert body["checks"]["slack"] == {"ok": False, "error": "invalid_auth"}

@@ -37,6 +37,11 @@ INTERACTIVE_PATIENCE = 2.5  # a trigger_id lives 3 s: views.open cannot wait lon
 # goes out in the workspace's language, and the look-up goes on for the next message.
 LOCALE_WAIT = 2.0
 
+# The token itself is refused: nothing will work until someone fixes it (readiness says so).
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+
 # Slack answers these with HTTP 200 but they are still worth a later retry.
 _TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -115,6 +120,10 @@ class SlackClient:
         self._lookups: dict[str, asyncio.Future[str | None]] = {}  # ref -> lookup under way
         self._users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
         self._infos: dict[str, asyncio.Future[dict[str, Any]]] = {}  # users.info under way
+        # What readiness reads instead of asking Slack itself: when a call last succeeded
+        # (monotonic), and the token's refusal if the last word on it was one.
+        self.last_ok: float | None = None
+        self.auth_error: str | None = None
 
     async def _run(
         self,
@@ -139,6 +148,8 @@ class SlackClient:
             except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
                 failure = _failure(method, exc)
                 self._observe(method, failure.error, started)
+                if failure.error in AUTH_ERRORS:
+                    self.auth_error = failure.error
                 if not failure.transient:
                     raise failure from exc
                 self.pacer.refund(slot)  # Slack did not count it: the slot is free again
@@ -158,6 +169,7 @@ class SlackClient:
                     await asyncio.sleep(wait)
                 continue
             self._observe(method, "ok", started)
+            self.last_ok, self.auth_error = time.monotonic(), None
             data = response.data
             return data if isinstance(data, dict) else {}
 
