@@ -64,6 +64,7 @@ class _Failure:
     remaining: int
     retry_after: int
     channel: str | None = None  # only calls with this ``channel`` argument
+    thread_ts: str | None = None  # only calls with this ``thread_ts`` argument
 
 
 @dataclass
@@ -201,15 +202,16 @@ class FakeSlack:
         times: int = 1,
         retry_after: int = 1,
         channel: str | None = None,
+        thread_ts: str | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` ("*" = any) fail.
 
         ``status``: an HTTP status (429 answers ``ratelimited`` with ``Retry-After:
         retry_after``), ``"timeout"`` (no answer until the client gives up), or a Slack error
         code answered as ``{"ok": false, "error": status}`` with HTTP 200. ``channel``: only
-        calls with that ``channel`` argument fail.
+        calls with that ``channel`` argument fail; ``thread_ts``: only replies in that thread.
         """
-        self._failures.append(_Failure(method, status, times, retry_after, channel))
+        self._failures.append(_Failure(method, status, times, retry_after, channel, thread_ts))
 
     def reset(self) -> None:
         """Forget recorded calls, pending failures and rate-limit windows (not the workspace)."""
@@ -248,7 +250,9 @@ class FakeSlack:
         bearer = request.headers.get("Authorization", "").startswith("Bearer ")
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        failure = self._take_failure(method, get_str(args, "channel") or None)
+        failure = self._take_failure(
+            method, get_str(args, "channel") or None, get_str(args, "thread_ts") or None
+        )
         if failure is None and self.chaos is not None and method in self.reference:
             failure = self.chaos.roll(method)
         if failure is not None and failure.kind == "timeout":
@@ -293,9 +297,15 @@ class FakeSlack:
     def _record(self, method: str, args: Args, status: int, response: Json) -> None:
         self.calls.append(Call(method, args, self.clock(), status, response))
 
-    def _take_failure(self, method: str, channel: str | None) -> _Failure | None:
+    def _take_failure(
+        self, method: str, channel: str | None, thread_ts: str | None = None
+    ) -> _Failure | None:
         for failure in self._failures:
-            if failure.method in (method, "*") and failure.channel in (None, channel):
+            if (
+                failure.method in (method, "*")
+                and failure.channel in (None, channel)
+                and failure.thread_ts in (None, thread_ts)
+            ):
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)

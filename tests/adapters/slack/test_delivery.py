@@ -13,7 +13,8 @@ from sqlmodel import col
 from epbot.adapters.db import models as m
 from epbot.adapters.slack import delivery as delivery_module
 from epbot.adapters.slack.delivery import Delivery
-from epbot.domain.incident import ReportFields
+from epbot.domain.incident import ReportFields, StepStatus
+from epbot.domain.playbook import StepKind
 from epbot.services.ports import NoNotifier
 from tests.scenarios import conftest as e2e
 from tests.scenarios.conftest import Harness
@@ -551,3 +552,65 @@ async def test_a_room_batch_that_fails_hands_over_no_edits(harness: Harness) -> 
     after = [r for r in await harness.outbox() if r.ordering_key == f"edits:{incident_id}"]
     assert len(after) == len(before) + 1
     await _assert_in_order_once(harness, incident_id)
+
+
+async def test_a_thread_whose_post_keeps_failing_holds_up_only_its_own_lines(
+    harness: Harness,
+) -> None:
+    # One batch of the room's stream with lines for two threads: a step completed (its
+    # checklist's thread) and an update (the card's thread). Slack keeps failing posts in
+    # the checklist's thread; the card's thread is another conversation and is not held up.
+    incident_id = await _submit(harness)
+    await harness.settle()
+    [incident] = await harness.incidents()
+    state = await harness.bot.service.state(incident_id)
+    step = next(
+        s
+        for s in state.steps.values()
+        if s.status is StepStatus.OPEN and s.assignee and s.kind is StepKind.TASK
+    )
+    assert step.assignee is not None
+    async with harness.sessions()() as session:
+        checklist = await session.get(
+            m.MessageRef, f"checklist:{incident_id}:{step.stage_id.value}"
+        )
+    assert checklist is not None
+    assert checklist.ts != incident.card_ts
+    start = len(harness.fake.calls)
+    harness.fake.inject_failure(
+        "chat.postMessage", status=500, times=10_000, thread_ts=checklist.ts
+    )
+    kicks, harness.bot.service.notifier = harness.bot.service.notifier, NoNotifier()
+    service = harness.bot.service
+    await service.complete_step(
+        key="done-held", incident_id=incident_id, step=step.step_id, actor=step.assignee
+    )
+    await service.post_update(
+        key="upd-free", incident_id=incident_id, actor=step.assignee, text="not held up"
+    )
+    harness.bot.service.notifier = kicks
+    harness.bot.delivery.kick()
+
+    def replies(thread: str | None) -> list[str]:
+        return [
+            str(c.args["text"])
+            for c in harness.fake.calls[start:]
+            if c.method == "chat.postMessage" and c.ok and c.args.get("thread_ts") == thread
+        ]
+
+    await harness.eventually(
+        lambda: any("not held up" in t for t in replies(incident.card_ts)), within=15
+    )
+    assert not replies(checklist.ts)
+    posts = [c for c in harness.fake.calls[start:] if c.method == "chat.postMessage"]
+    assert posts[0].args.get("thread_ts") == checklist.ts  # the failing thread went first
+    await harness.bot.delivery.wait_idle()
+    rows = await harness.outbox()
+    room_rows = [r for r in rows if r.ordering_key == f"room:{incident_id}"]
+    assert any(r.status == "pending" for r in room_rows)  # kept for the failing thread
+    harness.fake._failures.clear()  # Slack answers again
+    await _deliver_all(harness)
+    await _assert_in_order_once(harness, incident_id)
+    # The update's line went out once: the retry posted only the line still missing.
+    assert sum("not held up" in t for t in replies(incident.card_ts)) == 1
+    assert len(replies(checklist.ts)) == 1

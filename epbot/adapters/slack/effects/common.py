@@ -97,11 +97,17 @@ class EffectsBase:
 
     async def remember(self, room: Room, key: str, channel: str, ts: str) -> None:
         """Store a message ref before the next call, so a retried row never posts twice."""
-        ref = m.MessageRef(key=key, incident_id=room.id, channel=channel, ts=ts)
+        await self.remember_all(room, [key], channel, ts)
+
+    async def remember_all(self, room: Room, keys: list[str], channel: str, ts: str) -> None:
+        """Store one message's refs (the lines it carries) in one transaction."""
+        refs = [m.MessageRef(key=key, incident_id=room.id, channel=channel, ts=ts) for key in keys]
         async with self.sessions() as session, session.begin():
-            await session.merge(ref)
-        room.refs[key] = ref
-        room.posted.add(key)
+            for ref in refs:
+                await session.merge(ref)
+        for ref in refs:
+            room.refs[ref.key] = ref
+            room.posted.add(ref.key)
 
     async def post_and_remember(
         self,

@@ -231,6 +231,10 @@ async def post_lines(fx: EffectsBase, room: Room, lines: list[Line]) -> None:
     Slack allows about one message a second in a channel: a line per event made a
     busy incident's channel both slow and a wall to read. Every line's key is
     remembered with the message it went out in, so a retry posts none of them again.
+
+    Different threads are different conversations: their posts go side by side (the
+    channel's pacing still spaces them), so a post that Slack keeps failing holds up
+    only the lines of its own thread. Within a thread, lines keep their order.
     """
     channel = room.row.channel_id
     assert channel is not None
@@ -238,13 +242,15 @@ async def post_lines(fx: EffectsBase, room: Room, lines: list[Line]) -> None:
     for line in lines:
         threads.setdefault(line.thread, []).append(line)
     lines.clear()
-    for thread, group in threads.items():
+
+    async def post_thread(thread: str | None, group: list[Line]) -> None:
         for start in range(0, len(group), LINES_PER_POST):
             chunk = group[start : start + LINES_PER_POST]
             text = "\n".join(line.text for line in chunk)
             posted = await fx.client.post_message(channel, text, thread_ts=thread)
-            for line in chunk:
-                await fx.remember(room, line.key, channel, str(posted["ts"]))
+            await fx.remember_all(room, [line.key for line in chunk], channel, str(posted["ts"]))
+
+    await gather_all([post_thread(thread, group) for thread, group in threads.items()])
 
 
 def _thread_of(room: Room, event: dict[str, Any]) -> str | None:
