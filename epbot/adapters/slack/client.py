@@ -36,6 +36,10 @@ INTERACTIVE_PATIENCE = 2.5  # a trigger_id lives 3 s: views.open cannot wait lon
 # A message waits at most this long for its reader's language (users.info); past it, it
 # goes out in the workspace's language, and the look-up goes on for the next message.
 LOCALE_WAIT = 2.0
+# A message waits at most this long for the user ids of the people it may mention (those
+# the matrix names by e-mail); past it, one still unknown is named by their e-mail, and the
+# look-up goes on for the next message. A page must not wait out a look-up's 429s.
+MENTION_WAIT = 1.0
 
 # The token itself is refused: nothing will work until someone fixes it (readiness says so).
 AUTH_ERRORS = frozenset(
@@ -153,7 +157,8 @@ class SlackClient:
                 if not failure.transient:
                     raise failure from exc
                 self.pacer.refund(slot)  # Slack did not count it: the slot is free again
-                if failure.error == "ratelimited" or _is_429(exc):
+                limited = failure.error == "ratelimited" or _is_429(exc)
+                if limited:
                     if self.metrics is not None:
                         self.metrics.rate_limited.labels(method=method).inc()
                     self.pacer.pause(method, channel, failure.retry_after or 1.0)
@@ -165,7 +170,9 @@ class SlackClient:
                 if time.monotonic() + wait > deadline:
                     raise failure from exc
                 log.debug("%s failed (%s); retrying in %.2fs", method, failure.error, wait)
-                if failure.error != "ratelimited" and not _is_429(exc):
+                if not limited or not self.pacer.enabled:
+                    # A 429's pause is the pacer's to keep (every caller of the method
+                    # waits it out); with pacing off, this call still honours Retry-After.
                     await asyncio.sleep(wait)
                 continue
             self._observe(method, "ok", started)
@@ -354,6 +361,23 @@ class SlackClient:
         refs = list(dict.fromkeys(refs))
         found = await all_or_first_failure(self.user_id(r) for r in refs)
         return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
+
+    async def known_ids(self, refs: Sequence[str], wait: float = MENTION_WAIT) -> dict[str, str]:
+        """Person ref -> Slack user id for the refs Slack has told within ``wait`` seconds
+        (at once for those already known). A look-up that is slower, or failed, goes on
+        (or is asked again) for later callers; it is not an error here."""
+        asks = {ref: asyncio.ensure_future(self.user_id(ref)) for ref in dict.fromkeys(refs)}
+        if asks:
+            await asyncio.wait(asks.values(), timeout=wait)
+        found: dict[str, str] = {}
+        for ref, ask in asks.items():
+            if not ask.done():
+                ask.cancel()  # this caller stops waiting; the shared look-up goes on
+            elif not ask.cancelled() and ask.exception() is None:
+                user = ask.result()
+                if isinstance(user, str):
+                    found[ref] = user
+        return found
 
     async def warm(self, refs: Sequence[str]) -> None:
         """Look people up ahead of need (the responsibility matrix, at start): their user

@@ -235,6 +235,40 @@ async def test_a_slow_language_look_up_does_not_hold_the_message(
     assert len(fake.calls_to("users.info")) == 2
 
 
+async def test_a_failing_id_look_up_does_not_hold_the_message(fake: FakeSlack) -> None:
+    # users.lookupByEmail answers 429 (Retry-After 2 s) for one person: the message's
+    # mentions wait MENTION_WAIT at most, with the people Slack has told; the look-up goes
+    # on, and a later message mentions that person too.
+    known = fake.workspace.add_user("dba", email="dba@vendor.example.com")
+    slow = fake.workspace.add_user("pm", email="pm@vendor.example.com")
+    slack = client(fake, patience=10)
+    slack.pacer = Pacer()  # a 429 pauses the method for its Retry-After, as when serving
+    assert await slack.user_id("dba@vendor.example.com") == known.id
+    fake.inject_failure("users.lookupByEmail", status=429, retry_after=2, times=1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    found = await slack.known_ids(["dba@vendor.example.com", "pm@vendor.example.com"], wait=0.3)
+    assert loop.time() - started < 1.0  # not the 2 s of the Retry-After
+    assert found == {"dba@vendor.example.com": known.id}
+    await asyncio.sleep(2.5)  # the look-up, paused by the 429, is asked again and answers
+    found = await slack.known_ids(["dba@vendor.example.com", "pm@vendor.example.com"], wait=0.3)
+    assert found == {"dba@vendor.example.com": known.id, "pm@vendor.example.com": slow.id}
+    assert len(fake.calls_to("users.lookupByEmail")) == 3  # dba once; pm's 429 and its retry
+
+
+async def test_with_pacing_off_a_429_still_waits_its_retry_after(fake: FakeSlack) -> None:
+    # EPBOT_SLACK_PACING=false turns the shared pauses off, not Slack's rule: the call that
+    # got the 429 waits Retry-After before asking again (it used to ask again at once).
+    channel = fake.workspace.add_channel("room", bot_is_member=True)
+    slack = client(fake, patience=5)
+    assert not slack.pacer.enabled
+    fake.inject_failure("chat.postMessage", status=429, retry_after=1, times=1)
+    await slack.post_message(channel.id, "after the pause")
+    first, second = fake.calls_to("chat.postMessage")
+    assert (first.status, second.status) == (429, 200)
+    assert second.time - first.time >= 0.95
+
+
 async def test_warming_learns_the_matrix_peoples_ids_and_languages(fake: FakeSlack) -> None:
     by_mail = fake.workspace.add_user("pm", email="pm@vendor.example.com", locale="en-US")
     by_id = fake.workspace.add_user("dba", locale="zh-CN")

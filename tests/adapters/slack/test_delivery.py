@@ -614,3 +614,41 @@ async def test_a_thread_whose_post_keeps_failing_holds_up_only_its_own_lines(
     # The update's line went out once: the retry posted only the line still missing.
     assert sum("not held up" in t for t in replies(incident.card_ts)) == 1
     assert len(replies(checklist.ts)) == 1
+
+
+async def test_a_matrix_persons_failing_look_up_holds_up_no_message(harness: Harness) -> None:
+    # Slack answers 429 (Retry-After 20 s) to every look-up of a person the matrix names by
+    # e-mail. The incident's channel, card and pages do not wait for it (before, the room's
+    # first row failed and waited for its backoff): a message waits MENTION_WAIT at most
+    # for the people it may mention, and names the one still unknown by e-mail.
+    ref = "dba.oncall@db-vendor.example.com"
+    refs = harness.bot.library.current.matrix.refs()
+    assert ref in refs
+    harness.fake.workspace.add_user("dba-vendor", email=ref)
+    await harness.bot.client.resolve([r for r in refs if "@" in r])  # everyone else known
+    harness.bot.client._ids.pop(ref, None)  # as if the start's look-up had not answered
+    harness.fake.inject_failure("users.lookupByEmail", status=429, retry_after=20, times=1000)
+    status, _ = await harness.submit_report(view_id="V0LOOKUP")
+    assert status == 200
+    await harness.eventually(lambda: _card_posted(harness), within=6)
+    pages = [
+        c
+        for c in harness.fake.calls_to("chat.postMessage")
+        if c.ok and str(c.args["channel"]).startswith("U")
+    ]
+    assert pages  # the pages went out too
+    lookups = harness.fake.calls_to("users.lookupByEmail")
+    asked = [c.status for c in lookups if c.args["email"] == ref]
+    assert asked[0] == 200  # the test's own look-up above
+    assert set(asked[1:]) == {429}  # Slack never told the bot who it is
+
+
+def _card_posted(harness: Harness) -> bool:
+    """Has an incident channel's card (a top-level post with blocks) gone out?"""
+    return any(
+        c.ok
+        and not c.args.get("thread_ts")
+        and str(c.args["channel"]).startswith("C")
+        and "blocks" in c.args
+        for c in harness.fake.calls_to("chat.postMessage")
+    )

@@ -177,7 +177,10 @@ class EffectsBase:
         )
 
     async def _resolve_people(self, state: IncidentState) -> dict[str, str]:
-        return await self.client.resolve([p for p in state.matrix.refs() if "@" in p])
+        """The user ids of the matrix's people named by e-mail, as far as Slack has told
+        within ``MENTION_WAIT``: a message is not held up by a look-up Slack keeps failing
+        (the person is then named by e-mail in it, and mentioned in later messages)."""
+        return await self.client.known_ids([p for p in state.matrix.refs() if "@" in p])
 
 
 def channel_link(room: Room) -> str | None:
