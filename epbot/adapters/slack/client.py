@@ -10,8 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -19,7 +18,29 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from epbot.adapters.metrics import SlackMetrics
+from epbot.adapters.slack.calls import (
+    AUTH_ERRORS,
+    CallFailure,
+    all_or_first_failure,
+    failure_of,
+    is_429,
+    shared,
+)
 from epbot.adapters.slack.pacing import Deferred, Pacer
+
+# CallFailure and its helpers live in ``calls``; callers import them from here too.
+__all__ = [
+    "AUTH_ERRORS",
+    "BACKOFF_CAP",
+    "BACKOFF_GROWTH",
+    "BACKOFF_START",
+    "INTERACTIVE_PATIENCE",
+    "LOCALE_WAIT",
+    "MENTION_WAIT",
+    "CallFailure",
+    "SlackClient",
+    "all_or_first_failure",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,50 +61,6 @@ LOCALE_WAIT = 2.0
 # the matrix names by e-mail); past it, one still unknown is named by their e-mail, and the
 # look-up goes on for the next message. A page must not wait out a look-up's 429s.
 MENTION_WAIT = 1.0
-
-# The token itself is refused: nothing will work until someone fixes it (readiness says so).
-AUTH_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
-)
-
-# Slack answers these with HTTP 200 but they are still worth a later retry.
-_TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-
-
-@dataclass(eq=False)  # not frozen: raising sets __traceback__, which frozen refuses
-class CallFailure(Exception):
-    """A Web API call failed; ``transient`` failures are retried later, never dropped."""
-
-    method: str
-    error: str
-    transient: bool
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        kind = "transient" if self.transient else "permanent"
-        return f"{self.method}: {self.error} ({kind})"
-
-
-def _failure(method: str, exc: BaseException) -> CallFailure:
-    if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        error = str(exc.response.get("error") or f"http_{status}")
-        retry_after: float | None = None
-        header = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-        if isinstance(header, list):
-            header = header[0] if header else None
-        if header is not None:
-            try:
-                retry_after = float(header)
-            except ValueError:
-                retry_after = None
-        transient = status == 429 or status >= 500 or error in _TRANSIENT_ERRORS
-        return CallFailure(method, error, transient, retry_after)
-    # Timeouts and connection errors: Slack may or may not have acted, so retry.
-    return CallFailure(method, type(exc).__name__, True)
-
 
 class SlackClient:
     """Web API calls epbot makes, each raising :class:`CallFailure` on failure.
@@ -150,14 +127,14 @@ class SlackClient:
             try:
                 response = await call()
             except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-                failure = _failure(method, exc)
+                failure = failure_of(method, exc)
                 self._observe(method, failure.error, started)
                 if failure.error in AUTH_ERRORS:
                     self.auth_error = failure.error
                 if not failure.transient:
                     raise failure from exc
                 self.pacer.refund(slot)  # Slack did not count it: the slot is free again
-                limited = failure.error == "ratelimited" or _is_429(exc)
+                limited = failure.error == "ratelimited" or is_429(exc)
                 if limited:
                     if self.metrics is not None:
                         self.metrics.rate_limited.labels(method=method).inc()
@@ -353,7 +330,7 @@ class SlackClient:
             return ref
         if ref in self._ids:
             return self._ids[ref]
-        return await _shared(self._lookups, ref, lambda: self._lookup(ref))
+        return await shared(self._lookups, ref, lambda: self._lookup(ref))
 
     async def resolve(self, refs: Sequence[str]) -> dict[str, str]:
         """Person ref -> Slack user id for every ref Slack knows, looked up side by side;
@@ -411,7 +388,7 @@ class SlackClient:
         cached = self._users.get(user_id)
         if cached is not None:
             return cached
-        return await _shared(self._infos, user_id, lambda: self._ask_user(user_id))
+        return await shared(self._infos, user_id, lambda: self._ask_user(user_id))
 
     async def _ask_user(self, user_id: str) -> dict[str, Any]:
         try:
@@ -463,36 +440,6 @@ class SlackClient:
         return user_id
 
 
-async def all_or_first_failure(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Await calls side by side; their results, or the first failure once all have ended
-    (none is left running behind a failure)."""
-    done = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in done:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return list(done)  # type: ignore[arg-type]  # no exception is left in it
-
-
-async def _shared(
-    pending: dict[str, asyncio.Future[T]], key: str, ask: Callable[[], Awaitable[T]]
-) -> T:
-    """``ask()`` once for ``key`` however many callers want it meanwhile: later callers wait
-    for the call under way. One caller giving up (a cancelled delivery) does not cancel
-    the others' call; when it ends, the next caller asks afresh (or reads the cache)."""
-    call = pending.get(key)
-    if call is None:
-        call = asyncio.ensure_future(ask())
-        pending[key] = call
-
-        def forget(done: asyncio.Future[T]) -> None:
-            pending.pop(key, None)
-            if not done.cancelled():
-                done.exception()  # its callers re-raise it; nobody left waiting is no error
-
-        call.add_done_callback(forget)
-    return await asyncio.shield(call)
-
-
 def _locale_of(info: dict[str, Any], default: str) -> str:
     value = str(info.get("locale") or "").lower()
     if value.startswith("zh"):
@@ -500,7 +447,3 @@ def _locale_of(info: dict[str, Any], default: str) -> str:
     if value.startswith("en"):
         return "en"
     return default
-
-
-def _is_429(exc: BaseException) -> bool:
-    return isinstance(exc, SlackApiError) and exc.response.status_code == 429
