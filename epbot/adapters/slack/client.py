@@ -62,6 +62,7 @@ LOCALE_WAIT = 2.0
 # look-up goes on for the next message. A page must not wait out a look-up's 429s.
 MENTION_WAIT = 1.0
 
+
 class SlackClient:
     """Web API calls epbot makes, each raising :class:`CallFailure` on failure.
 
