@@ -327,11 +327,18 @@ class SlackClient:
     async def user_id(self, ref: str) -> str | None:
         """The Slack user id of a person ref (a user id, or an email looked up once: callers
         asking while it is being looked up wait for that one call)."""
-        if "@" not in ref:
-            return ref
-        if ref in self._ids:
-            return self._ids[ref]
+        hit, user = self._cached_id(ref)
+        if hit:
+            return user
         return await shared(self._lookups, ref, lambda: self._lookup(ref))
+
+    def _cached_id(self, ref: str) -> tuple[bool, str | None]:
+        """(True, the user id or None if Slack knows nobody) when no look-up is needed."""
+        if "@" not in ref:
+            return True, ref
+        if ref in self._ids:
+            return True, self._ids[ref]
+        return False, None
 
     async def resolve(self, refs: Sequence[str]) -> dict[str, str]:
         """Person ref -> Slack user id for every ref Slack knows, looked up side by side;
@@ -344,10 +351,18 @@ class SlackClient:
         """Person ref -> Slack user id for the refs Slack has told within ``wait`` seconds
         (at once for those already known). A look-up that is slower, or failed, goes on
         (or is asked again) for later callers; it is not an error here."""
-        asks = {ref: asyncio.ensure_future(self.user_id(ref)) for ref in dict.fromkeys(refs)}
-        if asks:
-            await asyncio.wait(asks.values(), timeout=wait)
         found: dict[str, str] = {}
+        unknown = []
+        for ref in dict.fromkeys(refs):
+            hit, user = self._cached_id(ref)
+            if not hit:
+                unknown.append(ref)
+            elif user is not None:
+                found[ref] = user
+        if not unknown:  # the usual case (the start looked everyone up): no task, no wait
+            return found
+        asks = {ref: asyncio.ensure_future(self.user_id(ref)) for ref in unknown}
+        await asyncio.wait(asks.values(), timeout=wait)
         for ref, ask in asks.items():
             if not ask.done():
                 ask.cancel()  # this caller stops waiting; the shared look-up goes on
