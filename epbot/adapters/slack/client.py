@@ -340,13 +340,6 @@ class SlackClient:
             return True, self._ids[ref]
         return False, None
 
-    async def resolve(self, refs: Sequence[str]) -> dict[str, str]:
-        """Person ref -> Slack user id for every ref Slack knows, looked up side by side;
-        raises the first transient failure once all lookups have ended."""
-        refs = list(dict.fromkeys(refs))
-        found = await all_or_first_failure(self.user_id(r) for r in refs)
-        return {ref: user for ref, user in zip(refs, found, strict=True) if isinstance(user, str)}
-
     async def known_ids(self, refs: Sequence[str], wait: float = MENTION_WAIT) -> dict[str, str]:
         """Person ref -> Slack user id for the refs Slack has told within ``wait`` seconds
         (at once for those already known). A look-up that is slower, or failed, goes on
@@ -375,12 +368,22 @@ class SlackClient:
     async def warm(self, refs: Sequence[str]) -> None:
         """Look people up ahead of need (the responsibility matrix, at start): their user
         ids and their languages, so the first incident's pages wait for no look-up.
-        Best-effort: what fails now is looked up again when a message needs it."""
-        try:
-            users = await self.resolve(refs)
-            await all_or_first_failure(self.user_info(u) for u in dict.fromkeys(users.values()))
-        except CallFailure as exc:
-            log.info("looking up the matrix's people at start: %s; later, on demand", exc)
+        Best-effort: what fails now is looked up again when a message needs it; one
+        failing look-up does not keep the others' languages from being learnt."""
+        refs = list(dict.fromkeys(refs))
+        ids = await asyncio.gather(*(self.user_id(r) for r in refs), return_exceptions=True)
+        users = list(dict.fromkeys(u for u in ids if isinstance(u, str)))
+        infos = await asyncio.gather(*(self.user_info(u) for u in users), return_exceptions=True)
+        failed = [o for o in (*ids, *infos) if isinstance(o, BaseException)]
+        for outcome in failed:
+            if not isinstance(outcome, CallFailure):
+                raise outcome
+        if failed:
+            log.info(
+                "looking up the matrix's people at start: %d failed (%s); later, on demand",
+                len(failed),
+                failed[0],
+            )
 
     async def _lookup(self, ref: str) -> str | None:
         try:

@@ -98,7 +98,7 @@ async def test_people_asked_for_at_once_are_looked_up_once_each(fake: FakeSlack)
     slack = client(fake)
     refs = [f"p{n}@vendor.example.com" for n in range(5)]
     found = await asyncio.gather(
-        *(slack.resolve([*refs, "gone@vendor.example.com"]) for _ in range(4))
+        *(slack.known_ids([*refs, "gone@vendor.example.com"]) for _ in range(4))
     )
     assert all(each == {u.email: u.id for u in users} for each in found)
     assert len(fake.calls_to("users.lookupByEmail")) == 6  # one per person, not 24
@@ -267,6 +267,21 @@ async def test_with_pacing_off_a_429_still_waits_its_retry_after(fake: FakeSlack
     first, second = fake.calls_to("chat.postMessage")
     assert (first.status, second.status) == (429, 200)
     assert second.time - first.time >= 0.95
+
+
+async def test_one_failing_look_up_at_start_does_not_cost_the_others_languages(
+    fake: FakeSlack,
+) -> None:
+    # Starting while Slack is in trouble: one person's look-up fails for now. Everyone
+    # else's language is still learnt; the failed one is asked again when needed.
+    failing = fake.workspace.add_user("pm", email="pm@vendor.example.com", locale="en-US")
+    fine = fake.workspace.add_user("dba", locale="en-US")
+    slack = client(fake, patience=0, default="zh-CN")
+    fake.inject_failure("users.lookupByEmail", status=503, times=1)
+    await slack.warm(["pm@vendor.example.com", fine.id])
+    assert slack.cached_locale(fine.id) == "en"
+    assert slack.cached_locale(failing.id) == "zh-CN"  # not learnt yet: the default
+    assert await slack.user_id("pm@vendor.example.com") == failing.id  # asked again
 
 
 async def test_warming_learns_the_matrix_peoples_ids_and_languages(fake: FakeSlack) -> None:

@@ -625,7 +625,7 @@ async def test_a_matrix_persons_failing_look_up_holds_up_no_message(harness: Har
     refs = harness.bot.library.current.matrix.refs()
     assert ref in refs
     harness.fake.workspace.add_user("dba-vendor", email=ref)
-    await harness.bot.client.resolve([r for r in refs if "@" in r])  # everyone else known
+    await harness.bot.client.known_ids([r for r in refs if "@" in r])  # everyone else known
     harness.bot.client._ids.pop(ref, None)  # as if the start's look-up had not answered
     harness.fake.inject_failure("users.lookupByEmail", status=429, retry_after=20, times=1000)
     status, _ = await harness.submit_report(view_id="V0LOOKUP")

@@ -313,7 +313,8 @@ def ending(event: dict[str, Any]) -> str | None:
 
 async def closing_report(fx: EffectsBase, room: Room, end: str) -> None:
     """The closing report in the incident channel (its summary in the announcement channel
-    is the edits lane's: :func:`closing_summary`). Remembered, so a retry posts it once."""
+    is the announcement lane's: :func:`closing_summary`). Remembered, so a retry posts it
+    once."""
     channel = room.row.channel_id
     assert channel is not None
     ctx = await fx.ctx(room)
